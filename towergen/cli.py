@@ -1,0 +1,167 @@
+"""The towergen command line: thin commands over the library API.
+
+Exit codes (every command):
+  0   success (``plan``: no changes)
+  1   invalid environment file, or any error towergen reports (nothing was written)
+  2   ``plan`` only: the plan has changes
+  64  the command line itself is wrong (unknown option, missing argument)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import SpecError, TowergenError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_USAGE = 64
+
+
+class _Group(TyperGroup):
+    """Click's usage errors exit with 2, which ``plan`` uses for "changes": map them to 64."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            click_echo_err("Aborted.")
+            sys.exit(EXIT_ERROR)
+        except Exception as exc:
+            # Click's exceptions (vendored by recent Typer, so matched by shape, not by class)
+            if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+                exc.show()
+                sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+            raise
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Render AWS Batch environments for Nextflow from YAML into Terraform, and run them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"towergen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """towergen: AWS Batch environments for Nextflow as code."""
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+click_echo_err = _err
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn towergen's errors into messages on stderr and exit codes; never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SpecError as exc:
+            for problem in exc.problems:
+                _err(f"error: {problem}")
+            files = len({p.file for p in exc.problems})
+            count = len(exc.problems)
+            _err(
+                f"towergen: {count} problem{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}; "
+                "nothing was written"
+            )
+            raise typer.Exit(EXIT_ERROR)
+        except TowergenError as exc:
+            _err(f"towergen: {exc}")
+            raise typer.Exit(exc.exit_code)
+
+    return wrapper
+
+
+def _warn(warnings: list) -> None:
+    for warning in warnings:
+        _err(f"warning: {warning}")
+
+
+FilesArg = Annotated[
+    list[Path],
+    typer.Argument(metavar="FILE", help="Environment files (YAML, format version 1).", show_default=False),
+]
+
+
+@app.command()
+@reports_errors
+def render(
+    files: FilesArg,
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="Output folder: each environment goes to OUT/<name>/, modules to OUT/modules/.")
+    ],
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line.")] = False,
+) -> None:
+    """Render environment files into Terraform (writes nothing unless every file is valid)."""
+    from . import render as render_api
+
+    result = render_api(files, out)
+    _warn(result.warnings)
+    counts: dict[str, int] = {}
+    for change in result.changes:
+        counts[change.action] = counts.get(change.action, 0) + 1
+        if not quiet:
+            typer.echo(f"{change.action:>9}  {Path(out) / change.path}")
+    summary = ", ".join(f"{counts[a]} {a}" for a in ("create", "overwrite", "delete", "identical") if a in counts)
+    envs = len(result.environments)
+    typer.echo(f"rendered {envs} environment{'s' if envs != 1 else ''} into {out}: {summary}")
+
+
+@app.command()
+@reports_errors
+def validate(files: FilesArg) -> None:
+    """Check environment files and render them in memory, writing nothing."""
+    from . import check
+
+    rendered, warnings = check(files)
+    _warn(warnings)
+    for path in files:
+        typer.echo(f"ok  {path}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the environment file."""
+    from .model import Environment
+
+    typer.echo(json.dumps(Environment.model_json_schema(), indent=2, ensure_ascii=False))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,188 @@
+"""A small formatter for the HCL that towergen's templates print, matching ``terraform fmt``.
+
+Templates print attributes one per line without caring about indentation or alignment; this
+pass gives the text the canonical layout, so rendering needs no Terraform binary and the output
+is ``terraform fmt``-clean (the test suite checks that claim with the real ``terraform fmt``).
+
+The rules are those of hclwrite's formatter for the subset of HCL the templates produce:
+- indentation is two spaces per open bracket (``{``, ``[``, ``(``) at the start of the line;
+- in a run of consecutive lines that each hold a complete ``name = value`` attribute, the
+  ``=`` signs are aligned one space after the longest name; a line that opens a multi-line
+  value, a block header, a closing bracket, a comment or a blank line ends the run;
+- blanks between tokens are folded to one space, trailing white space is removed, runs of blank lines are folded to one, blank lines right
+  after an opening or before a closing bracket are dropped, and the file ends with one newline.
+
+Heredocs are not supported (towergen never prints one) and are rejected.
+"""
+
+from __future__ import annotations
+
+_OPEN = "{[("
+_CLOSE = "}])"
+
+
+class HclFormatError(ValueError):
+    pass
+
+
+def _scan(line: str) -> tuple[int, int | None, bool]:
+    """Scan one stripped line: (net bracket change, position of its attribute ``=`` or None,
+    whether the line is only a comment).
+
+    As in hclwrite, a line is an attribute line when its first ``=`` (not ``==``, ``=>``,
+    ``!=``, ``<=``, ``>=``) is not the first character and the brackets from there on balance.
+    """
+    if line.startswith("#") or line.startswith("//"):
+        return 0, None, True
+    net = 0
+    eq_pos: int | None = None
+    net_at_eq = 0
+    i = 0
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if ch == '"':
+            i = _skip_string(line, i)
+            continue
+        if ch == "#" or line.startswith("//", i):
+            break
+        if line.startswith("<<", i) and (line[i + 2 : i + 3].isalpha() or line[i + 2 : i + 3] == "-"):
+            raise HclFormatError("heredocs are not supported by towergen's formatter")
+        if ch in _OPEN:
+            net += 1
+        elif ch in _CLOSE:
+            net -= 1
+        elif ch == "=" and eq_pos is None and i > 0:
+            if line[i + 1 : i + 2] not in ("=", ">") and line[i - 1] not in "!<>=":
+                eq_pos = i
+                net_at_eq = net
+        i += 1
+    if eq_pos is not None and net != net_at_eq:
+        eq_pos = None  # the value opens (or closes) a multi-line expression
+    return net, eq_pos, False
+
+
+def _skip_string(line: str, start: int) -> int:
+    """Index just past the string literal starting at ``start`` (handles ``${ ... }`` nesting)."""
+    i = start + 1
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            return i + 1
+        if line.startswith("$${", i) or line.startswith("%%{", i):
+            i += 3
+            continue
+        if line.startswith("${", i) or line.startswith("%{", i):
+            i = _skip_template(line, i + 2)
+            continue
+        i += 1
+    raise HclFormatError(f"unterminated string: {line.strip()}")
+
+
+def _skip_template(line: str, i: int) -> int:
+    depth = 1
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if ch == '"':
+            i = _skip_string(line, i)
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise HclFormatError(f"unterminated template sequence: {line.strip()}")
+
+
+def _collapse_spaces(line: str) -> str:
+    """Fold runs of blanks outside strings and comments to one space (template padding)."""
+    out: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if ch == '"':
+            end = _skip_string(line, i)
+            out.append(line[i:end])
+            i = end
+        elif ch == "#" or line.startswith("//", i):
+            out.append(line[i:])
+            break
+        elif ch in " \t":
+            while i < n and line[i] in " \t":
+                i += 1
+            out.append(" ")
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def format_hcl(text: str) -> str:
+    """Return ``text`` laid out as ``terraform fmt`` would lay it out."""
+    lines = [ln.strip() for ln in text.replace("\r\n", "\n").split("\n")]
+    out: list[str] = []
+    run: list[tuple[int, int]] = []  # (index in out, name length) of the current alignment run
+    indents: list[int] = []  # hclwrite's indent stack: open brackets per indented line
+
+    def close_run() -> None:
+        if len(run) > 1:
+            width = max(name_len for _, name_len in run)
+            for idx, name_len in run:
+                line = out[idx]
+                indent = len(line) - len(line.lstrip(" "))
+                name = line[indent : indent + name_len]
+                value = line[indent + name_len + 3 :]
+                out[idx] = " " * indent + name.ljust(width) + " = " + value
+        run.clear()
+
+    for raw in lines:
+        if not raw:
+            close_run()
+            if out and out[-1] != "" and not out[-1].endswith(("{", "[", "(")):
+                out.append("")
+            continue
+        net, eq_pos, is_comment = _scan(raw)
+        if not is_comment:
+            raw = _collapse_spaces(raw)
+            net, eq_pos, is_comment = _scan(raw)
+        if net > 0:
+            level = len(indents)
+            indents.append(net)
+        elif net < 0:
+            closed = -net
+            while closed > 0:
+                if not indents:
+                    raise HclFormatError(f"unbalanced closing bracket: {raw}")
+                if closed >= indents[-1]:
+                    closed -= indents.pop()
+                else:
+                    indents[-1] -= closed
+                    closed = 0
+            level = len(indents)
+            if out and out[-1] == "":
+                out.pop()
+        else:
+            level = len(indents)
+        prefix = "  " * level
+        if is_comment or eq_pos is None:
+            close_run()
+            out.append(prefix + raw)
+        else:
+            name = raw[:eq_pos].rstrip()
+            out.append(prefix + name + " = " + raw[eq_pos + 1 :].lstrip())
+            run.append((len(out) - 1, len(name)))
+    close_run()
+    if indents:
+        raise HclFormatError("unbalanced brackets at end of file")
+    while out and out[-1] == "":
+        out.pop()
+    while out and out[0] == "":
+        out.pop(0)
+    return "\n".join(out) + "\n"

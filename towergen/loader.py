@@ -1,0 +1,422 @@
+"""Read an environment file: YAML with positions, pydantic validation, cross-key rules.
+
+Every problem in a file is collected and reported at once, each with file:line:column, the key
+path, what was expected and what was found. Nothing here prints or exits: problems travel in a
+``SpecError`` to the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from .errors import Problem, SpecError
+from .model import Environment
+
+Loc = tuple[Any, ...]
+
+
+@dataclass
+class Source:
+    """A parsed YAML document with the position of every key and value."""
+
+    file: str
+    data: Any
+    value_marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    def has(self, *path: Any) -> bool:
+        """Whether the file itself sets this key (as opposed to a default)."""
+        node = self.data
+        for part in path:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                return False
+        return True
+
+    def position(self, loc: Loc, *, key: bool = True) -> tuple[int, int]:
+        """Line and column of ``loc``: its key when ``key`` (else its value), or the nearest
+        ancestor that exists in the file."""
+        loc = tuple(loc)
+        while loc:
+            if key and loc in self.key_marks:
+                return self.key_marks[loc]
+            if loc in self.value_marks:
+                return self.value_marks[loc]
+            loc = loc[:-1]
+        return self.value_marks.get((), (1, 1))
+
+    def problem(self, loc: Loc, message: str, *, at: Loc | None = None, key: bool = True) -> Problem:
+        line, col = self.position(at if at is not None else loc, key=key)
+        return Problem(self.file, line, col, format_path(loc), message)
+
+
+@dataclass
+class Loaded:
+    """A valid environment, where it came from, and the warnings it deserves."""
+
+    env: Environment
+    source: Source
+    warnings: list[Problem]
+
+
+# --- YAML ----------------------------------------------------------------------------------------
+
+
+def parse_yaml(text: str, file: str) -> Source:
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            what = exc.problem or "unreadable"
+            if exc.context:
+                what = f"{exc.context}, {what}"
+            raise SpecError([Problem(file, line, col, "", f"expected valid YAML, found a syntax error: {what}")])
+        except yaml.YAMLError as exc:
+            raise SpecError([Problem(file, 1, 1, "", f"expected valid YAML, found: {exc}")])
+        source = Source(file, None)
+        problems: list[Problem] = []
+        if root is None:
+            raise SpecError([Problem(file, 1, 1, "", "expected a mapping of keys, found an empty file")])
+        source.data = _walk(loader, root, (), source, problems)
+        if problems:
+            raise SpecError(problems)
+        return source
+    finally:
+        loader.dispose()
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Loc, source: Source, problems: list[Problem]) -> Any:
+    source.value_marks[path] = _mark(node)
+    if isinstance(node, MappingNode):
+        try:
+            loader.flatten_mapping(node)  # YAML merge keys ("<<: *defaults")
+        except yaml.MarkedYAMLError as exc:
+            line, col = _mark(node)
+            problems.append(Problem(source.file, line, col, format_path(path), f"expected a valid merge key, found: {exc.problem}"))
+            return {}
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                line, col = _mark(key_node)
+                problems.append(Problem(source.file, line, col, format_path(path), "expected a plain key, found a list or mapping used as a key"))
+                continue
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, (list, dict)) or key is None:
+                key = key_node.value
+            child = path + (key,)
+            if key in result:
+                line, col = _mark(key_node)
+                first = source.key_marks[child]
+                problems.append(
+                    Problem(source.file, line, col, format_path(child), f"expected each key once, found it again (first at line {first[0]})")
+                )
+                continue
+            source.key_marks[child] = _mark(key_node)
+            result[key] = _walk(loader, value_node, child, source, problems)
+        return result
+    if isinstance(node, SequenceNode):
+        return [_walk(loader, item, path + (i,), source, problems) for i, item in enumerate(node.value)]
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        line, col = _mark(node)
+        problems.append(Problem(source.file, line, col, format_path(path), f"expected a readable value, found: {exc}"))
+        return None
+
+
+# --- paths and values in messages ------------------------------------------------------------------
+
+_PLAIN_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
+
+def format_path(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        elif isinstance(part, str) and _PLAIN_KEY_RE.match(part):
+            out += ("." if out else "") + part
+        else:
+            out += "[" + json.dumps(part if isinstance(part, str) else str(part), ensure_ascii=False) + "]"
+    return out
+
+
+def describe(value: Any) -> str:
+    """A value as the user would recognise it from the YAML file, safe to print."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        return json.dumps(shown, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return f"a date ({value.isoformat()})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+# --- the model's shape, for messages ---------------------------------------------------------------
+
+
+def _section_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``Fsx | None`` or a list of models."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _section_of(typing.get_args(annotation)[0])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if origin in (typing.Union, types.UnionType, list):
+        for arg in typing.get_args(annotation):
+            found = _section_of(arg)
+            if found:
+                return found
+    return None
+
+
+def _field_at(loc: Loc):
+    """(model, field name) for ``loc``, skipping list indexes; None when it is not a model field."""
+    model: type[BaseModel] = Environment
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            continue
+        if part not in model.model_fields:
+            return None
+        info = model.model_fields[part]
+        if i == len(loc) - 1:
+            return model, part
+        nested = _section_of(info.annotation)
+        if nested is None:
+            return None
+        model = nested
+    return None
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    if not loc:
+        return Environment
+    found = _field_at(loc)
+    if not found:
+        return None
+    model, name = found
+    return _section_of(model.model_fields[name].annotation)
+
+
+def _bounds(loc: Loc) -> tuple[Any, Any]:
+    found = _field_at(loc)
+    lo = hi = None
+    if found:
+        model, name = found
+        annotations = [model.model_fields[name].annotation]
+        metadata = list(model.model_fields[name].metadata)
+        while annotations:
+            ann = annotations.pop()
+            if typing.get_origin(ann) is typing.Annotated:
+                args = typing.get_args(ann)
+                metadata.extend(args[1:])
+                annotations.append(args[0])
+            elif typing.get_origin(ann) in (typing.Union, types.UnionType):
+                annotations.extend(typing.get_args(ann))
+        for meta in metadata:
+            for item in getattr(meta, "metadata", [meta]):
+                lo = getattr(item, "ge", lo) if getattr(item, "ge", None) is not None else lo
+                hi = getattr(item, "le", hi) if getattr(item, "le", None) is not None else hi
+    return lo, hi
+
+
+def _description(loc: Loc) -> str | None:
+    found = _field_at(loc)
+    if not found:
+        return None
+    model, name = found
+    return model.model_fields[name].description
+
+
+# --- pydantic errors as problems -------------------------------------------------------------------
+
+_TYPE_WORDS = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys",
+}
+
+
+def _display_loc(loc: Loc, data: Any) -> Loc:
+    """The part of ``loc`` that exists in the user's file (``storage.allowed_buckets[0]`` for a
+    shorthand string, not ``...[0].bucket``)."""
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return loc[:i]
+    return loc
+
+
+def _problem_from_error(err: dict[str, Any], source: Source) -> Problem:
+    loc: Loc = tuple(err["loc"])
+    kind = err["type"]
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    is_key = bool(loc) and loc[-1] == "[key]"
+    if is_key:
+        loc = loc[:-1]
+    shown = _display_loc(loc, source.data)
+
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        parent = loc[:-1]
+        model = _model_at(parent)
+        known = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        expected_keys = ", ".join(known)
+        return source.problem(
+            loc, f"unknown key; {hint}expected one of: {expected_keys}; found {describe(key)}"
+        )
+    if kind == "missing":
+        what = _description(loc)
+        message = f"expected this required key ({what})" if what else "expected this required key"
+        return source.problem(loc, f"{message}, found nothing")
+    if kind == "expected":
+        message = f"expected {ctx['expected']}"
+    elif kind == "literal_error":
+        options = re.findall(r"'([^']*)'|(\d+)", str(ctx.get("expected", "")))
+        choices = [a or b for a, b in options]
+        message = f"expected {_one_of(choices)}"
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+            if close:
+                message += f" (did you mean '{close[0]}'?)"
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        lo, hi = _bounds(loc)
+        if lo is not None and hi is not None:
+            message = f"a whole number from {lo} to {hi}"
+        elif lo is not None:
+            message = f"a whole number of at least {lo}"
+        else:
+            message = f"a whole number of at most {hi}"
+        message = "expected " + message
+    elif kind in ("too_short", "too_long"):
+        unit = "items" if isinstance(value, list) else "characters"
+        if kind == "too_short":
+            message = f"expected at least {ctx.get('min_length')} {unit}"
+        else:
+            message = f"expected at most {ctx.get('max_length')} {unit}"
+    elif kind in _TYPE_WORDS:
+        message = f"expected {_TYPE_WORDS[kind]}"
+        if kind == "string_type" and isinstance(value, (int, float, bool, _dt.date)):
+            message += " (put it in quotes)"
+    else:  # pragma: no cover - a pydantic error type the model does not produce today
+        message = f"expected a valid value ({err.get('msg')})"
+    if is_key:
+        found = describe(loc[-1])
+        return source.problem(shown, f"{message}, found the key {found}")
+    return source.problem(shown, f"{message}, found {describe(value)}", key=False)
+
+
+def _one_of(choices: list[str]) -> str:
+    quoted = [f"'{c}'" if not c.isdigit() else c for c in choices]
+    if len(quoted) == 1:
+        return quoted[0]
+    return "one of " + ", ".join(quoted)
+
+
+# --- entry points ----------------------------------------------------------------------------------
+
+_PLACEHOLDERS = {"version": 1, "name": "placeholder", "region": "us-east-1", "work_dir": "s3://placeholder-bucket"}
+
+
+def load_text(text: str, file: str) -> Loaded:
+    """Validate one environment file's text. Raises SpecError with every problem found."""
+    from . import rules  # rules import the loader's Source; keep the cycle one-way at import
+
+    source = parse_yaml(text, file)
+    if not isinstance(source.data, dict):
+        raise SpecError([source.problem((), f"expected a mapping of keys, found {describe(source.data)}")])
+    problems: list[Problem] = []
+    try:
+        env = Environment.model_validate(source.data)
+        broken: set[str] = set()
+    except ValidationError as exc:
+        problems.extend(_problem_from_error(e, source) for e in exc.errors(include_url=False))
+        env, broken = _best_effort(source.data, exc)
+    warnings: list[Problem] = []
+    if env is not None:
+        found, warned = rules.check(env, source)
+        problems.extend(p for keys, p in found if not (keys & broken))
+        warnings.extend(p for keys, p in warned if not (keys & broken))
+    if problems:
+        raise SpecError(problems)
+    assert env is not None
+    return Loaded(env, source, sorted(warnings))
+
+
+def _best_effort(data: dict[str, Any], exc: ValidationError) -> tuple[Environment | None, set[str]]:
+    """A model with the broken top-level keys replaced by defaults, so that cross-key rules can
+    still speak about the rest of the file."""
+    broken = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+    if any(not e["loc"] for e in exc.errors()):
+        return None, broken
+    patched = {k: v for k, v in data.items() if k not in broken and k in Environment.model_fields}
+    for key, placeholder in _PLACEHOLDERS.items():
+        if key in broken or key not in patched:
+            patched[key] = placeholder
+            broken.add(key)
+    try:
+        return Environment.model_validate(patched), broken
+    except ValidationError:
+        return None, broken
+
+
+def load_file(path: str | Path, display: str | None = None) -> Loaded:
+    """Read and validate an environment file. ``display`` is the name used in messages."""
+    path = Path(path)
+    name = display or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError([Problem(name, 0, 0, "", f"expected a readable file, found: {exc.strerror or exc}")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError([Problem(name, line, col, "", "expected UTF-8 text, found a byte that is not UTF-8")])
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return load_text(text, name)

@@ -1,0 +1,409 @@
+"""The environment file (format version 1) as pydantic models.
+
+Field-level rules live here (types, ranges, AWS name patterns); rules that relate several keys
+live in ``rules.py``. Every validator raises ``expected(...)`` so that the loader can print
+"expected X, found Y" with the value the user wrote.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from .regions import REGIONS
+
+
+def expected(description: str) -> PydanticCustomError:
+    """The error every validator raises: the loader appends ", found <value>"."""
+    return PydanticCustomError("expected", "{expected}", {"expected": description})
+
+
+def _pattern(regex: str, description: str):
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise expected(description)
+        return value
+
+    return AfterValidator(check)
+
+
+# --- value types ---------------------------------------------------------------------------------
+
+NAME_RE = r"[a-z][a-z0-9-]{1,30}"
+EnvName = Annotated[
+    str,
+    _pattern(NAME_RE, "2 to 31 characters: a lowercase letter, then lowercase letters, digits or '-'"),
+]
+
+
+def _check_region(value: str) -> str:
+    if value not in REGIONS:
+        raise expected("an AWS region code such as eu-west-1")
+    return value
+
+
+Region = Annotated[str, AfterValidator(_check_region)]
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid S3 general purpose bucket name, or None."""
+    if not 3 <= len(name) <= 63:
+        return "a bucket name of 3 to 63 characters"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name):
+        return "a bucket name of lowercase letters, digits, '.' and '-', starting and ending with a letter or digit"
+    if ".." in name or ".-" in name or "-." in name:
+        return "a bucket name without '..', '.-' or '-.'"
+    try:
+        ipaddress.IPv4Address(name)
+        return "a bucket name that is not an IP address"
+    except ValueError:
+        pass
+    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
+        if name.startswith(prefix):
+            return f"a bucket name that does not start with '{prefix}'"
+    for suffix in ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap"):
+        if name.endswith(suffix):
+            return f"a bucket name that does not end with '{suffix}'"
+    return None
+
+
+# S3 object key characters that need no special handling (AWS "safe characters")
+KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9!_.*'()/=-]*")
+
+
+def _check_s3_bucket_url(value: str) -> str:
+    if not value.startswith("s3://"):
+        raise expected("an S3 bucket as s3://BUCKET")
+    rest = value[len("s3://") :].rstrip("/")
+    if "/" in rest:
+        raise expected("an S3 bucket as s3://BUCKET, without a path")
+    problem = bucket_name_problem(rest)
+    if problem:
+        raise expected(problem)
+    return value
+
+
+S3BucketUrl = Annotated[str, AfterValidator(_check_s3_bucket_url)]
+
+PATH_RE = r"(/[A-Za-z0-9._-]+)+"
+AbsPath = Annotated[
+    str,
+    _pattern(PATH_RE, "an absolute path of letters, digits, '.', '_' and '-' such as /scratch"),
+    AfterValidator(lambda v: _reject_dot_segments(v)),
+]
+
+
+def _reject_dot_segments(value: str) -> str:
+    if any(seg in (".", "..") for seg in value.split("/")):
+        raise expected("an absolute path without '.' or '..' segments")
+    return value
+
+
+def _check_work_dir(value: str) -> str:
+    if value.startswith("s3://"):
+        rest = value[len("s3://") :]
+        bucket, _, prefix = rest.partition("/")
+        problem = bucket_name_problem(bucket)
+        if problem:
+            raise expected(f"s3://BUCKET[/PREFIX] with {problem}")
+        if "//" in prefix or not KEY_PREFIX_RE.fullmatch(prefix):
+            raise expected(
+                "s3://BUCKET[/PREFIX] with a prefix of letters, digits and ! _ . * ' ( ) / = - (no '//')"
+            )
+        return value
+    if value.startswith("/"):
+        if not re.fullmatch(PATH_RE + "/?", value):
+            raise expected("an absolute path of letters, digits, '.', '_' and '-' under fsx.mount_path")
+        return value
+    raise expected("s3://BUCKET[/PREFIX], or a path under fsx.mount_path")
+
+
+WorkDir = Annotated[str, AfterValidator(_check_work_dir)]
+
+def text_problem(value: str) -> str | None:
+    """Free text must be NFC-normalised: Terraform normalises every string to NFC, so any other
+    form would not reach AWS byte-exact."""
+    if unicodedata.normalize("NFC", value) != value:
+        return "text in Unicode NFC form (Terraform would normalise it, changing the bytes AWS gets)"
+    return None
+
+
+def _tag_chars_ok(text: str) -> bool:
+    # AWS's tag pattern, which every tagged service here accepts (IAM included), is
+    # [\p{L}\p{Z}\p{N}_.:/=+\-@]*. Only the space separator is allowed of \p{Z}: other
+    # separators (no-break and ideographic spaces) are rejected by IAM.
+    for ch in text:
+        if ch in "_.:/=+-@ ":
+            continue
+        if unicodedata.category(ch)[0] in "LN":
+            continue
+        return False
+    return True
+
+
+def _check_tag_key(key: str) -> str:
+    if not 1 <= len(key) <= 128:
+        raise expected("a tag key of 1 to 128 characters")
+    if key.lower().startswith("aws:"):
+        raise expected("a tag key that does not start with 'aws:' (reserved by AWS)")
+    if not _tag_chars_ok(key):
+        raise expected("a tag key of letters, digits, spaces and _ . : / = + - @")
+    problem = text_problem(key)
+    if problem:
+        raise expected(problem)
+    return key
+
+
+def _check_tag_value(value: str) -> str:
+    if len(value) > 256:
+        raise expected("a tag value of at most 256 characters")
+    if not _tag_chars_ok(value):
+        raise expected("a tag value of letters, digits, spaces and _ . : / = + - @")
+    problem = text_problem(value)
+    if problem:
+        raise expected(problem)
+    return value
+
+
+TagKey = Annotated[str, AfterValidator(_check_tag_key)]
+TagValue = Annotated[str, AfterValidator(_check_tag_value)]
+
+
+def _check_tags(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 50:
+        raise expected("at most 50 tags (the AWS limit per resource)")
+    return value
+
+
+QUEUE_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
+QueueName = Annotated[
+    str,
+    _pattern(QUEUE_NAME_RE, "an AWS Batch job queue name: up to 128 letters, digits, '-' and '_'"),
+]
+IamName = Annotated[
+    str,
+    _pattern(r"[A-Za-z0-9+=,.@_-]{1,64}", "an IAM name: 1 to 64 letters, digits and + = , . @ _ -"),
+]
+
+
+def _id(prefix: str, what: str):
+    return _pattern(prefix + r"-[0-9a-f]{8,17}", f"{what} id such as {prefix}-0123456789abcdef0")
+
+
+VpcId = Annotated[str, _id("vpc", "a VPC")]
+SubnetId = Annotated[str, _id("subnet", "a subnet")]
+SecurityGroupId = Annotated[str, _id("sg", "a security group")]
+AmiId = Annotated[str, _id("ami", "an AMI")]
+InstanceType = Annotated[
+    str,
+    _pattern(
+        r"optimal|default_x86_64|default_arm64|[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[a-z0-9-]+)?",
+        "an EC2 instance type or family such as m6i.xlarge or c6i, or 'optimal'",
+    ),
+]
+
+
+def _unique(what: str):
+    def check(values: list) -> list:
+        seen = set()
+        for v in values:
+            key = v if not isinstance(v, BaseModel) else getattr(v, "bucket", v)
+            if key in seen:
+                raise expected(f"{what} without duplicates ({key} is listed twice)")
+            seen.add(key)
+        return values
+
+    return AfterValidator(check)
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Credentials(Section):
+    create_user: bool = Field(True, description="create the IAM user the platform uses (false: policies only)")
+    user_name: IamName = Field(
+        "tower", description="IAM user name; the environment name is prefixed (NAME-USER_NAME)"
+    )
+
+
+class Lifecycle(Section):
+    expire_days: Annotated[int, Field(ge=0, le=36500)] | None = Field(
+        30, description="delete work files after this many days; null or 0 disables the rule"
+    )
+    prefix: Annotated[str, Field(max_length=1024)] | None = Field(
+        None, description="objects the rule applies to; default: the work_dir prefix, \"\" = whole bucket"
+    )
+    abort_incomplete_multipart_days: Annotated[int, Field(ge=0, le=36500)] | None = Field(
+        7, description="abort unfinished multipart uploads after this many days; null or 0 disables"
+    )
+
+
+def _bucket_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"bucket": value}
+    return value
+
+
+class AllowedBucket(Section):
+    bucket: S3BucketUrl = Field(description="s3://BUCKET")
+    access: Literal["read", "read-write"] = Field("read-write", description="read or read-write")
+
+
+AllowedBucketItem = Annotated[
+    AllowedBucket, BeforeValidator(_bucket_shorthand, json_schema_input_type=str | AllowedBucket)
+]
+
+
+class Storage(Section):
+    create_bucket: bool = Field(
+        True, description="create the work_dir bucket (false: it exists already and is read by a data source)"
+    )
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="work bucket lifecycle rule")
+    allowed_buckets: Annotated[list[AllowedBucketItem], _unique("buckets")] = Field(
+        default_factory=list,
+        description="more buckets the pipelines may use: s3://BUCKET (read-write) or {bucket, access}",
+    )
+
+
+def _autoscale_shorthand(value: Any) -> Any:
+    if isinstance(value, bool):
+        return {"enabled": value}
+    return value
+
+
+class EbsAutoscale(Section):
+    enabled: bool = Field(True, description="install amazon-ebs-autoscale on every instance")
+    mount_path: AbsPath = Field("/scratch", description="where the autoscaled volume is mounted")
+    initial_size_gib: Annotated[int, Field(ge=1, le=16384)] = Field(200, description="first volume, GiB")
+    max_size_gib: Annotated[int, Field(ge=1, le=65536)] = Field(
+        1500, description="per instance, all volumes together, GiB"
+    )
+
+
+class HeadQueue(Section):
+    max_cpus: Annotated[int, Field(ge=1, le=10000)] = Field(
+        8, description="vCPUs of the on-demand compute environment behind the head queue (spot only)"
+    )
+
+
+class Network(Section):
+    vpc_id: VpcId | None = Field(None, description="default: the default VPC (or the subnets' VPC)")
+    subnet_ids: Annotated[list[SubnetId], _unique("subnet ids")] = Field(
+        default_factory=list, description="default: every subnet of the VPC"
+    )
+    security_group_ids: Annotated[list[SecurityGroupId], _unique("security group ids")] = Field(
+        default_factory=list, description="default: the VPC's default security group"
+    )
+
+
+AllocationStrategy = Literal[
+    "BEST_FIT", "BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"
+]
+
+
+class Compute(Section):
+    provisioning: Literal["spot", "on-demand"] = Field("spot", description="spot or on-demand")
+    max_cpus: Annotated[int, Field(ge=1, le=100000)] = Field(64, description="Max CPUs of the work compute environment")
+    min_cpus: Annotated[int, Field(ge=0, le=100000)] = Field(
+        0, description="Min CPUs; more than 0 keeps instances (and costs) running"
+    )
+    cost_percentage: Annotated[int, Field(ge=1, le=100)] = Field(
+        100, description="spot only: highest spot price as a percentage of on-demand"
+    )
+    allocation_strategy: AllocationStrategy | None = Field(
+        None,
+        description="default: SPOT_PRICE_CAPACITY_OPTIMIZED (spot), BEST_FIT_PROGRESSIVE (on-demand)",
+    )
+    instance_types: Annotated[
+        list[InstanceType], Field(min_length=1, max_length=20), _unique("instance types")
+    ] = Field(default_factory=lambda: ["optimal"], description="1 to 20 instance types or families")
+    gpu: bool = Field(False, description="use the GPU (NVIDIA) ECS AMI unless ami_id is set")
+    ami_id: AmiId | None = Field(None, description="default: the ECS-optimized Amazon Linux 2023 AMI (SSM)")
+    boot_disk_gib: Annotated[int, Field(ge=30, le=16384)] = Field(50, description="root volume size, GiB")
+    ebs_autoscale: Annotated[
+        EbsAutoscale, BeforeValidator(_autoscale_shorthand, json_schema_input_type=bool | EbsAutoscale)
+    ] = Field(default_factory=EbsAutoscale, description="amazon-ebs-autoscale; true/false also accepted")
+    fusion: bool = Field(False, description="Fusion v2 + Wave: buckets mounted at /fusion/s3/BUCKET")
+    head_queue: HeadQueue = Field(default_factory=HeadQueue, description="the Nextflow head job's queue")
+    network: Network = Field(default_factory=Network, description="VPC, subnets and security groups")
+    dispose: bool = Field(True, description="false protects the bucket and file system from destroy")
+
+
+FsxDeployment = Literal["SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"]
+
+
+class FsxCreate(Section):
+    storage_gib: Annotated[int, Field(ge=1200, le=2_400_000)] = Field(
+        1200, description="1200 or a multiple of 2400 (SCRATCH_1: 1200, 2400 or a multiple of 3600)"
+    )
+    deployment_type: FsxDeployment = Field("SCRATCH_2", description="FSx for Lustre deployment type")
+    per_unit_storage_throughput: Literal[50, 100, 125, 200, 250, 500, 1000] | None = Field(
+        None, description="PERSISTENT types only, MB/s/TiB; default 200 (PERSISTENT_1), 250 (PERSISTENT_2)"
+    )
+
+
+class Fsx(Section):
+    mount_path: AbsPath = Field("/fsx", description="where instances mount the file system")
+    create: FsxCreate | None = Field(None, description="create a new FSx for Lustre file system")
+    dns_name: Annotated[
+        str,
+        _pattern(
+            r"fs-[0-9a-f]{8,17}\.fsx\.[a-z0-9-]+\.amazonaws\.com(\.cn)?",
+            "an FSx DNS name such as fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.com",
+        ),
+    ] | None = Field(None, description="an existing file system's DNS name (instead of create)")
+    mount_name: Annotated[str, _pattern(r"[A-Za-z0-9]{3,8}", "an FSx mount name such as abcdefgh")] | None = Field(
+        None, description="the existing file system's mount name"
+    )
+
+
+class Manual(Section):
+    head_queue: QueueName = Field(description="existing queue for the Nextflow head job")
+    compute_queue: QueueName = Field(description="existing queue for the pipeline's tasks")
+
+
+class HeadJob(Section):
+    cpus: Annotated[int, Field(ge=1, le=192)] = Field(1, description="vCPUs of the Nextflow head job")
+    memory_mib: Annotated[int, Field(ge=512, le=1_572_864)] = Field(4096, description="memory of the head job, MiB")
+
+
+Tags = Annotated[dict[TagKey, TagValue], AfterValidator(_check_tags)]
+
+
+class Environment(Section):
+    """One compute environment: what the platform's Batch Forge (or Manual) form asks for."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        title="towergen environment file (format version 1)",
+    )
+
+    version: Literal[1] = Field(description="format version: 1")
+    name: EnvName = Field(description="prefixes every AWS resource name")
+    region: Region = Field(description="an AWS region code")
+    work_dir: WorkDir = Field(description="s3://BUCKET[/PREFIX], or a path under fsx.mount_path")
+    mode: Literal["forge", "manual"] = Field("forge", description="forge: create everything; manual: existing queues")
+    tags: Tags = Field(default_factory=dict, description="added to every resource that takes tags")
+    credentials: Credentials = Field(default_factory=Credentials, description="the platform's IAM user")
+    storage: Storage = Field(default_factory=Storage, description="work bucket and allowed buckets")
+    compute: Compute = Field(default_factory=Compute, description="forge mode only")
+    fsx: Fsx | None = Field(None, description="FSx for Lustre; absent = none")
+    manual: Manual | None = Field(None, description="manual mode only: the existing queues")
+    head_job: HeadJob = Field(default_factory=HeadJob, description="the platform's head job resources")
+
+    @property
+    def work_on_fsx(self) -> bool:
+        return self.work_dir.startswith("/")

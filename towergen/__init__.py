@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import Problem, SpecError, TowergenError
 from .loader import Loaded, load_file
-from .render import RenderResult, load_all, render_files, write_tree
+from .build import RenderResult, load_all, render_files, write_tree
 
 __version__ = "0.1.0"
 

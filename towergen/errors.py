@@ -31,7 +31,7 @@ class SpecError(TowergenError):
     """One or more environment files are invalid. Holds every problem found, in file order."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(problems)
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

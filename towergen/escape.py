@@ -187,7 +187,13 @@ def hcl_ref(reference: str) -> Hcl:
 
 
 def tftpl_escape(text: str) -> str:
-    """Make literal text safe inside a Terraform template file (``templatefile``)."""
+    """Make literal text safe inside a Terraform template file (``templatefile``).
+
+    A carriage return is refused: HCL's template scanner mis-reads ``$$${`` after a lone CR
+    (``"\r$$${"`` renders unchanged), and towergen never writes CR into a file anyway.
+    """
+    if "\r" in text:
+        raise ValueError("a Terraform template file from towergen never contains a carriage return")
     return text.replace("${", "$${").replace("%{", "%%{")
 
 

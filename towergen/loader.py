@@ -7,12 +7,14 @@ path, what was expected and what was found. Nothing here prints or exits: proble
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import difflib
 import json
 import re
 import types
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,10 @@ class Source:
     data: Any
     value_marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    # the text of plain scalars YAML reads as something else ("yes" is true)
+    scalar_text: dict[Loc, str] = field(default_factory=dict)
+    # problems that do not stop validation (a duplicate key)
+    problems: list[Problem] = field(default_factory=list)
 
     def has(self, *path: Any) -> bool:
         """Whether the file itself sets this key (as opposed to a default)."""
@@ -81,24 +87,30 @@ def parse_yaml(text: str, file: str) -> Source:
         try:
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            what = exc.problem or "unreadable"
-            if exc.context:
-                what = f"{exc.context}, {what}"
-            raise SpecError([Problem(file, line, col, "", f"expected valid YAML, found a syntax error: {what}")])
+            raise SpecError([_syntax_problem(file, exc)])
         except yaml.YAMLError as exc:
             raise SpecError([Problem(file, 1, 1, "", f"expected valid YAML, found: {exc}")])
         source = Source(file, None)
-        problems: list[Problem] = []
         if root is None:
             raise SpecError([Problem(file, 1, 1, "", "expected a mapping of keys, found an empty file")])
-        source.data = _walk(loader, root, (), source, problems)
-        if problems:
-            raise SpecError(problems)
+        source.data = _walk(loader, root, (), source, source.problems)
         return source
     finally:
         loader.dispose()
+
+
+def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    what = exc.problem or "unreadable"
+    if "\\t" in what or "\t" in what:
+        what += " (indent with spaces: YAML does not allow tabs)"
+    if exc.context and exc.context_mark and exc.context_mark is not exc.problem_mark:
+        start = exc.context_mark
+        what += f" ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
+    elif exc.context:
+        what = f"{exc.context}, {what}"
+    return Problem(file, line, col, "", f"expected valid YAML, found a syntax error: {what}")
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -137,7 +149,10 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Loc, source: Source, p
     if isinstance(node, SequenceNode):
         return [_walk(loader, item, path + (i,), source, problems) for i, item in enumerate(node.value)]
     try:
-        return loader.construct_object(node, deep=True)
+        value = loader.construct_object(node, deep=True)
+        if isinstance(node, ScalarNode) and not node.style and isinstance(value, (bool, type(None))):
+            source.scalar_text[path] = node.value
+        return value
     except yaml.YAMLError as exc:
         line, col = _mark(node)
         problems.append(Problem(source.file, line, col, format_path(path), f"expected a readable value, found: {exc}"))
@@ -154,10 +169,13 @@ def format_path(loc: Loc) -> str:
     for part in loc:
         if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        elif isinstance(part, str) and _PLAIN_KEY_RE.match(part):
+        elif isinstance(part, str) and _PLAIN_KEY_RE.match(part) and len(part) <= 40:
             out += ("." if out else "") + part
         else:
-            out += "[" + json.dumps(part if isinstance(part, str) else str(part), ensure_ascii=False) + "]"
+            text = part if isinstance(part, str) else str(part)
+            if len(text) > 40:
+                text = text[:37] + "..."
+            out += "[" + json.dumps(text, ensure_ascii=unicodedata.normalize("NFC", text) != text) + "]"
     return out
 
 
@@ -170,14 +188,19 @@ def describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        shown = value if len(value) <= 80 else value[:77] + "..."
-        return json.dumps(shown, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        # Text that is not NFC shows its combining characters escaped: it would look valid.
+        ascii_only = unicodedata.normalize("NFC", value) != value
+        if len(value) > 80:
+            shown = json.dumps(value[:40], ensure_ascii=ascii_only)[:-1] + f'..." ({len(value)} characters)'
+        else:
+            shown = json.dumps(value, ensure_ascii=ascii_only)
+        return shown.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     if isinstance(value, (_dt.date, _dt.datetime)):
         return f"a date ({value.isoformat()})"
     if isinstance(value, list):
-        return "a list"
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}" if value else "an empty list"
     if isinstance(value, dict):
-        return "a mapping"
+        return f"a mapping of {len(value)} key{'s' if len(value) != 1 else ''}" if value else "an empty mapping"
     return type(value).__name__
 
 
@@ -218,6 +241,8 @@ def _field_at(loc: Loc):
 
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:
+    while loc and isinstance(loc[-1], int):
+        loc = loc[:-1]  # an item of a list of mappings: the item's model
     if not loc:
         return Environment
     found = _field_at(loc)
@@ -297,56 +322,65 @@ def _problem_from_error(err: dict[str, Any], source: Source) -> Problem:
         loc = loc[:-1]
     shown = _display_loc(loc, source.data)
 
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "invalid_key"):
         key = loc[-1]
-        parent = loc[:-1]
-        model = _model_at(parent)
-        known = sorted(model.model_fields) if model else []
+        model = _model_at(loc[:-1])
+        known = list(model.model_fields) if model else []
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        expected_keys = ", ".join(known)
-        return source.problem(
-            loc, f"unknown key; {hint}expected one of: {expected_keys}; found {describe(key)}"
-        )
+        return source.problem(loc, f"unknown key; {hint}expected one of: {', '.join(known)}; found {describe(key)}")
     if kind == "missing":
         what = _description(loc)
         message = f"expected this required key ({what})" if what else "expected this required key"
-        return source.problem(loc, f"{message}, found nothing")
+        at = loc if len(loc) > 1 else ()
+        line, col = source.position(at[:-1]) if at else (1, 1)
+        return Problem(source.file, line, col, format_path(loc), f"{message}, found nothing")
     if kind == "expected":
         message = f"expected {ctx['expected']}"
     elif kind == "literal_error":
         options = re.findall(r"'([^']*)'|(\d+)", str(ctx.get("expected", "")))
         choices = [a or b for a, b in options]
         message = f"expected {_one_of(choices)}"
-        if isinstance(value, str):
-            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+        if isinstance(value, str) and value in choices:
+            message = f"expected the number {value} (without quotes)"
+        elif isinstance(value, str):
+            by_lower = {c.lower(): c for c in choices}
+            close = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)
             if close:
-                message += f" (did you mean '{close[0]}'?)"
+                message += f" (did you mean '{by_lower[close[0]]}'?)"
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         lo, hi = _bounds(loc)
         if lo is not None and hi is not None:
-            message = f"a whole number from {lo} to {hi}"
+            message = f"expected a whole number from {lo} to {hi}"
         elif lo is not None:
-            message = f"a whole number of at least {lo}"
+            message = f"expected a whole number of at least {lo}"
         else:
-            message = f"a whole number of at most {hi}"
-        message = "expected " + message
+            message = f"expected a whole number of at most {hi}"
     elif kind in ("too_short", "too_long"):
         unit = "items" if isinstance(value, list) else "characters"
-        if kind == "too_short":
-            message = f"expected at least {ctx.get('min_length')} {unit}"
-        else:
-            message = f"expected at most {ctx.get('max_length')} {unit}"
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        if bound == 1:
+            unit = unit[:-1]
+        message = f"expected at {'least' if kind == 'too_short' else 'most'} {bound} {unit}"
     elif kind in _TYPE_WORDS:
         message = f"expected {_TYPE_WORDS[kind]}"
+        if kind in ("model_type", "model_attributes_type"):
+            model = _model_at(loc)
+            if model:
+                message = f"expected a mapping with keys {', '.join(model.model_fields)}"
         if kind == "string_type" and isinstance(value, (int, float, bool, _dt.date)):
             message += " (put it in quotes)"
+        if kind.startswith("int_") and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            message += " (remove the quotes)"
     else:  # pragma: no cover - a pydantic error type the model does not produce today
         message = f"expected a valid value ({err.get('msg')})"
     if is_key:
-        found = describe(loc[-1])
-        return source.problem(shown, f"{message}, found the key {found}")
-    return source.problem(shown, f"{message}, found {describe(value)}", key=False)
+        return source.problem(shown, f"{message}, found the key {describe(loc[-1])}")
+    found = describe(value)
+    text = source.scalar_text.get(shown)
+    if text is not None and text != found:
+        found = f"{text} (YAML reads it as {found})"
+    return source.problem(shown, f"{message}, found {found}", key=False)
 
 
 def _one_of(choices: list[str]) -> str:
@@ -368,39 +402,71 @@ def load_text(text: str, file: str) -> Loaded:
     source = parse_yaml(text, file)
     if not isinstance(source.data, dict):
         raise SpecError([source.problem((), f"expected a mapping of keys, found {describe(source.data)}")])
-    problems: list[Problem] = []
+    problems: list[Problem] = list(source.problems)
+    broken: set[Loc] = set()
+    env: Environment | None
     try:
         env = Environment.model_validate(source.data)
-        broken: set[str] = set()
     except ValidationError as exc:
         problems.extend(_problem_from_error(e, source) for e in exc.errors(include_url=False))
         env, broken = _best_effort(source.data, exc)
     warnings: list[Problem] = []
     if env is not None:
         found, warned = rules.check(env, source)
-        problems.extend(p for keys, p in found if not (keys & broken))
-        warnings.extend(p for keys, p in warned if not (keys & broken))
+        problems.extend(p for paths, p in found if not _touches(paths, broken))
+        warnings.extend(p for paths, p in warned if not _touches(paths, broken))
     if problems:
         raise SpecError(problems)
     assert env is not None
     return Loaded(env, source, sorted(warnings))
 
 
-def _best_effort(data: dict[str, Any], exc: ValidationError) -> tuple[Environment | None, set[str]]:
-    """A model with the broken top-level keys replaced by defaults, so that cross-key rules can
-    still speak about the rest of the file."""
-    broken = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-    if any(not e["loc"] for e in exc.errors()):
-        return None, broken
-    patched = {k: v for k, v in data.items() if k not in broken and k in Environment.model_fields}
-    for key, placeholder in _PLACEHOLDERS.items():
-        if key in broken or key not in patched:
-            patched[key] = placeholder
-            broken.add(key)
-    try:
-        return Environment.model_validate(patched), broken
-    except ValidationError:
-        return None, broken
+def _touches(paths: frozenset[Loc], broken: set[Loc]) -> bool:
+    """Whether a rule reading ``paths`` would read a key the user got wrong."""
+    return any(p[: len(b)] == b or b[: len(p)] == p for p in paths for b in broken)
+
+
+def _best_effort(data: dict[str, Any], exc: ValidationError) -> tuple[Environment | None, set[Loc]]:
+    """A model with each broken key replaced by its default (or a placeholder where it has
+    none), so that the rules can still speak about everything else in the file."""
+    data = copy.deepcopy(data)
+    broken: set[Loc] = set()
+    errors = exc.errors()
+    for _ in range(5):
+        for err in errors:
+            loc = tuple(err["loc"])
+            if loc and loc[-1] == "[key]":
+                loc = loc[:-1]
+            # an item of a list stands for the whole list (its default replaces it)
+            for i, part in enumerate(loc):
+                if isinstance(part, int):
+                    loc = loc[:i]
+                    break
+            if not loc:
+                return None, broken
+            if len(loc) == 1 and loc[0] in _PLACEHOLDERS:
+                data[loc[0]] = _PLACEHOLDERS[loc[0]]
+            elif err["type"] == "missing":
+                loc = loc[:-1]  # a section without a required key: drop the section
+                _remove(data, loc)
+            else:
+                _remove(data, loc)
+            broken.add(loc)
+        try:
+            return Environment.model_validate(data), broken
+        except ValidationError as again:
+            errors = again.errors()
+    return None, broken
+
+
+def _remove(data: Any, loc: Loc) -> None:
+    node = data
+    for part in loc[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            return
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(loc[-1], None)
 
 
 def load_file(path: str | Path, display: str | None = None) -> Loaded:

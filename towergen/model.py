@@ -7,6 +7,7 @@ live in ``rules.py``. Every validator raises ``expected(...)`` so that the loade
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 import unicodedata
@@ -36,16 +37,18 @@ def _pattern(regex: str, description: str):
 
 # --- value types ---------------------------------------------------------------------------------
 
-NAME_RE = r"[a-z][a-z0-9-]{1,30}"
+NAME_RE = r"[a-z](?:[a-z0-9-]{0,29}[a-z0-9])"
 EnvName = Annotated[
     str,
-    _pattern(NAME_RE, "2 to 31 characters: a lowercase letter, then lowercase letters, digits or '-'"),
+    _pattern(NAME_RE, "2 to 31 characters: a lowercase letter, then lowercase letters, digits or '-', not ending in '-'"),
 ]
 
 
 def _check_region(value: str) -> str:
     if value not in REGIONS:
-        raise expected("an AWS region code such as eu-west-1")
+        close = difflib.get_close_matches(value.lower(), REGIONS, n=1, cutoff=0.75)
+        hint = f" (did you mean '{close[0]}'?)" if close else " such as eu-west-1"
+        raise expected("an AWS region code" + hint)
     return value
 
 
@@ -92,18 +95,36 @@ def _check_s3_bucket_url(value: str) -> str:
 
 S3BucketUrl = Annotated[str, AfterValidator(_check_s3_bucket_url)]
 
+def _has_dot_segment(path: str) -> bool:
+    return any(seg in (".", "..") for seg in path.split("/"))
+
+
+def _reject_dot_segments(value: str) -> str:
+    if _has_dot_segment(value):
+        raise expected("an absolute path without '.' or '..' parts")
+    return value
+
+
+# Mount paths that would hide part of the operating system (or the AWS CLI towergen installs).
+SYSTEM_PATHS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
+                "/home/ec2-user/miniconda")
+SYSTEM_DIRS = ("/home", "/mnt", "/opt", "/root", "/srv", "/tmp", "/var", "/var/lib", "/home/ec2-user")
+
+
+def _check_mount_path(value: str) -> str:
+    trimmed = value.rstrip("/")
+    if trimmed in SYSTEM_DIRS or any(trimmed == p or trimmed.startswith(p + "/") for p in SYSTEM_PATHS):
+        raise expected("a mount path that hides no system folder (such as /scratch, /fsx or /mnt/fsx)")
+    return value
+
+
 PATH_RE = r"(/[A-Za-z0-9._-]+)+"
 AbsPath = Annotated[
     str,
     _pattern(PATH_RE, "an absolute path of letters, digits, '.', '_' and '-' such as /scratch"),
-    AfterValidator(lambda v: _reject_dot_segments(v)),
+    AfterValidator(_reject_dot_segments),
+    AfterValidator(_check_mount_path),
 ]
-
-
-def _reject_dot_segments(value: str) -> str:
-    if any(seg in (".", "..") for seg in value.split("/")):
-        raise expected("an absolute path without '.' or '..' segments")
-    return value
 
 
 def _check_work_dir(value: str) -> str:
@@ -113,14 +134,14 @@ def _check_work_dir(value: str) -> str:
         problem = bucket_name_problem(bucket)
         if problem:
             raise expected(f"s3://BUCKET[/PREFIX] with {problem}")
-        if "//" in prefix or not KEY_PREFIX_RE.fullmatch(prefix):
+        if "//" in prefix or not KEY_PREFIX_RE.fullmatch(prefix) or _has_dot_segment(prefix):
             raise expected(
-                "s3://BUCKET[/PREFIX] with a prefix of letters, digits and ! _ . * ' ( ) / = - (no '//')"
+                "s3://BUCKET[/PREFIX] with a prefix of letters, digits and ! _ . * ' ( ) / = - (no '//', '.' or '..' parts)"
             )
         return value
     if value.startswith("/"):
-        if not re.fullmatch(PATH_RE + "/?", value):
-            raise expected("an absolute path of letters, digits, '.', '_' and '-' under fsx.mount_path")
+        if not re.fullmatch(PATH_RE + "/?", value) or _has_dot_segment(value):
+            raise expected("an absolute path of letters, digits, '.', '_' and '-' under fsx.mount_path (no '.' or '..' parts)")
         return value
     raise expected("s3://BUCKET[/PREFIX], or a path under fsx.mount_path")
 
@@ -131,7 +152,7 @@ def text_problem(value: str) -> str | None:
     """Free text must be NFC-normalised: Terraform normalises every string to NFC, so any other
     form would not reach AWS byte-exact."""
     if unicodedata.normalize("NFC", value) != value:
-        return "text in Unicode NFC form (Terraform would normalise it, changing the bytes AWS gets)"
+        return "text in Unicode NFC form, each accented letter as one character (Terraform would normalise it, changing the bytes AWS gets)"
     return None
 
 
@@ -153,22 +174,22 @@ def _check_tag_key(key: str) -> str:
         raise expected("a tag key of 1 to 128 characters")
     if key.lower().startswith("aws:"):
         raise expected("a tag key that does not start with 'aws:' (reserved by AWS)")
-    if not _tag_chars_ok(key):
-        raise expected("a tag key of letters, digits, spaces and _ . : / = + - @")
     problem = text_problem(key)
     if problem:
         raise expected(problem)
+    if not _tag_chars_ok(key):
+        raise expected("a tag key of letters, digits, spaces and _ . : / = + - @")
     return key
 
 
 def _check_tag_value(value: str) -> str:
     if len(value) > 256:
         raise expected("a tag value of at most 256 characters")
-    if not _tag_chars_ok(value):
-        raise expected("a tag value of letters, digits, spaces and _ . : / = + - @")
     problem = text_problem(value)
     if problem:
         raise expected(problem)
+    if not _tag_chars_ok(value):
+        raise expected("a tag value of letters, digits, spaces and _ . : / = + - @")
     return value
 
 
@@ -210,19 +231,6 @@ InstanceType = Annotated[
 ]
 
 
-def _unique(what: str):
-    def check(values: list) -> list:
-        seen = set()
-        for v in values:
-            key = v if not isinstance(v, BaseModel) else getattr(v, "bucket", v)
-            if key in seen:
-                raise expected(f"{what} without duplicates ({key} is listed twice)")
-            seen.add(key)
-        return values
-
-    return AfterValidator(check)
-
-
 # --- sections ------------------------------------------------------------------------------------
 
 
@@ -252,7 +260,18 @@ class Lifecycle(Section):
 def _bucket_shorthand(value: Any) -> Any:
     if isinstance(value, str):
         return {"bucket": value}
+    if not isinstance(value, dict):
+        raise expected("s3://BUCKET, or a mapping with bucket and access")
     return value
+
+
+def _null_is_empty_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _null_is_empty(value: Any) -> Any:
+    """A section written as a key with nothing under it (every line commented out) is empty."""
+    return {} if value is None else value
 
 
 class AllowedBucket(Section):
@@ -270,7 +289,7 @@ class Storage(Section):
         True, description="create the work_dir bucket (false: it exists already and is read by a data source)"
     )
     lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="work bucket lifecycle rule")
-    allowed_buckets: Annotated[list[AllowedBucketItem], _unique("buckets")] = Field(
+    allowed_buckets: Annotated[list[AllowedBucketItem], BeforeValidator(_null_is_empty_list)] = Field(
         default_factory=list,
         description="more buckets the pipelines may use: s3://BUCKET (read-write) or {bucket, access}",
     )
@@ -279,6 +298,8 @@ class Storage(Section):
 def _autoscale_shorthand(value: Any) -> Any:
     if isinstance(value, bool):
         return {"enabled": value}
+    if not isinstance(value, dict):
+        raise expected("true, false, or a mapping with enabled, mount_path, initial_size_gib, max_size_gib")
     return value
 
 
@@ -299,10 +320,10 @@ class HeadQueue(Section):
 
 class Network(Section):
     vpc_id: VpcId | None = Field(None, description="default: the default VPC (or the subnets' VPC)")
-    subnet_ids: Annotated[list[SubnetId], _unique("subnet ids")] = Field(
+    subnet_ids: Annotated[list[SubnetId], BeforeValidator(_null_is_empty_list)] = Field(
         default_factory=list, description="default: every subnet of the VPC"
     )
-    security_group_ids: Annotated[list[SecurityGroupId], _unique("security group ids")] = Field(
+    security_group_ids: Annotated[list[SecurityGroupId], BeforeValidator(_null_is_empty_list)] = Field(
         default_factory=list, description="default: the VPC's default security group"
     )
 
@@ -326,7 +347,7 @@ class Compute(Section):
         description="default: SPOT_PRICE_CAPACITY_OPTIMIZED (spot), BEST_FIT_PROGRESSIVE (on-demand)",
     )
     instance_types: Annotated[
-        list[InstanceType], Field(min_length=1, max_length=20), _unique("instance types")
+        list[InstanceType], Field(min_length=1, max_length=20)
     ] = Field(default_factory=lambda: ["optimal"], description="1 to 20 instance types or families")
     gpu: bool = Field(False, description="use the GPU (NVIDIA) ECS AMI unless ami_id is set")
     ami_id: AmiId | None = Field(None, description="default: the ECS-optimized Amazon Linux 2023 AMI (SSM)")
@@ -335,8 +356,8 @@ class Compute(Section):
         EbsAutoscale, BeforeValidator(_autoscale_shorthand, json_schema_input_type=bool | EbsAutoscale)
     ] = Field(default_factory=EbsAutoscale, description="amazon-ebs-autoscale; true/false also accepted")
     fusion: bool = Field(False, description="Fusion v2 + Wave: buckets mounted at /fusion/s3/BUCKET")
-    head_queue: HeadQueue = Field(default_factory=HeadQueue, description="the Nextflow head job's queue")
-    network: Network = Field(default_factory=Network, description="VPC, subnets and security groups")
+    head_queue: Annotated[HeadQueue, BeforeValidator(_null_is_empty)] = Field(default_factory=HeadQueue, description="the Nextflow head job's queue")
+    network: Annotated[Network, BeforeValidator(_null_is_empty)] = Field(default_factory=Network, description="VPC, subnets and security groups")
     dispose: bool = Field(True, description="false protects the bucket and file system from destroy")
 
 
@@ -381,6 +402,12 @@ class HeadJob(Section):
 Tags = Annotated[dict[TagKey, TagValue], AfterValidator(_check_tags)]
 
 
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, float):
+        raise expected("the whole number 1")
+    return value
+
+
 class Environment(Section):
     """One compute environment: what the platform's Batch Forge (or Manual) form asks for."""
 
@@ -391,18 +418,18 @@ class Environment(Section):
         title="towergen environment file (format version 1)",
     )
 
-    version: Literal[1] = Field(description="format version: 1")
+    version: Annotated[Literal[1], BeforeValidator(_whole_number)] = Field(description="format version: 1")
     name: EnvName = Field(description="prefixes every AWS resource name")
     region: Region = Field(description="an AWS region code")
     work_dir: WorkDir = Field(description="s3://BUCKET[/PREFIX], or a path under fsx.mount_path")
     mode: Literal["forge", "manual"] = Field("forge", description="forge: create everything; manual: existing queues")
-    tags: Tags = Field(default_factory=dict, description="added to every resource that takes tags")
-    credentials: Credentials = Field(default_factory=Credentials, description="the platform's IAM user")
-    storage: Storage = Field(default_factory=Storage, description="work bucket and allowed buckets")
-    compute: Compute = Field(default_factory=Compute, description="forge mode only")
+    tags: Annotated[Tags, BeforeValidator(_null_is_empty)] = Field(default_factory=dict, description="added to every resource that takes tags")
+    credentials: Annotated[Credentials, BeforeValidator(_null_is_empty)] = Field(default_factory=Credentials, description="the platform's IAM user")
+    storage: Annotated[Storage, BeforeValidator(_null_is_empty)] = Field(default_factory=Storage, description="work bucket and allowed buckets")
+    compute: Annotated[Compute, BeforeValidator(_null_is_empty)] = Field(default_factory=Compute, description="forge mode only")
     fsx: Fsx | None = Field(None, description="FSx for Lustre; absent = none")
     manual: Manual | None = Field(None, description="manual mode only: the existing queues")
-    head_job: HeadJob = Field(default_factory=HeadJob, description="the platform's head job resources")
+    head_job: Annotated[HeadJob, BeforeValidator(_null_is_empty)] = Field(default_factory=HeadJob, description="the platform's head job resources")
 
     @property
     def work_on_fsx(self) -> bool:

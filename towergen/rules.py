@@ -1,7 +1,8 @@
 """Rules that relate several keys of an environment file.
 
-Each rule names the top-level keys it reads, so that a rule is not applied to a key the user
-got wrong in the first place (that key's own error is reported instead).
+Each rule names the keys it reads (dotted paths), so that it is not applied to a key the user
+got wrong in the first place: that key's own error is reported instead, and every other rule
+still runs, so that one pass reports every problem in the file.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ from .errors import Problem
 from .loader import Source, describe
 from .model import Environment
 
-Finding = tuple[frozenset[str], Problem]
+Finding = tuple[frozenset[tuple], Problem]
+
+FUSION_ROOT = "/fusion"
+
+
+def _paths(reads: str) -> frozenset[tuple]:
+    return frozenset(tuple(p.split(".")) for p in reads.split())
 
 
 def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
@@ -18,84 +25,112 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
     errors: list[Finding] = []
     warnings: list[Finding] = []
 
-    def error(keys: set[str], loc: tuple, message: str, at: tuple | None = None) -> None:
-        errors.append((frozenset(keys), src.problem(loc, message, at=at)))
+    def error(reads: str, loc: tuple, message: str, at: tuple | None = None) -> None:
+        errors.append((_paths(reads), src.problem(loc, message, at=at)))
 
-    def warn(keys: set[str], loc: tuple, message: str) -> None:
-        warnings.append((frozenset(keys), src.problem(loc, message)))
+    def warn(reads: str, loc: tuple, message: str) -> None:
+        warnings.append((_paths(reads), src.problem(loc, message)))
 
     # --- mode --------------------------------------------------------------------------------
     if env.mode == "manual":
         if env.manual is None:
-            error({"mode", "manual"}, ("manual",), "expected head_queue and compute_queue for mode: manual, found nothing", at=("mode",))
+            error("mode manual", ("manual",), "expected head_queue and compute_queue for mode: manual, found nothing", at=("mode",))
         if src.has("compute"):
-            error({"mode", "compute"}, ("compute",), "expected no compute section in mode: manual (the queues exist already), found one")
+            error("mode", ("compute",), "expected no compute section in mode: manual (the queues exist already), found one")
     elif src.has("manual"):
-        error({"mode", "manual"}, ("manual",), "expected no manual section in mode: forge (set mode: manual to use existing queues), found one")
+        error("mode", ("manual",), "expected no manual section in mode: forge (set mode: manual to use existing queues), found one")
 
     # --- work_dir, FSx and the bucket ----------------------------------------------------------
     fsx = env.fsx
     if env.work_on_fsx:
         if fsx is None:
-            error({"work_dir", "fsx"}, ("work_dir",), f"expected an s3:// work_dir, or an fsx section whose mount_path contains this path, found {describe(env.work_dir)} without fsx")
+            error("work_dir fsx", ("work_dir",), f"expected an s3:// work_dir, or an fsx section whose mount_path contains this path, found {describe(env.work_dir)} without fsx")
         elif not _under(env.work_dir, fsx.mount_path):
-            error({"work_dir", "fsx"}, ("work_dir",), f"expected a path under fsx.mount_path ({fsx.mount_path}), found {describe(env.work_dir)}")
+            error("work_dir fsx.mount_path", ("work_dir",), f"expected a path under fsx.mount_path ({fsx.mount_path}), found {describe(env.work_dir)}")
         if src.has("storage", "create_bucket") and env.storage.create_bucket:
-            error({"work_dir", "storage"}, ("storage", "create_bucket"), "expected no work bucket with an FSx work_dir (there is nothing to create), found create_bucket: true")
+            error("work_dir storage.create_bucket", ("storage", "create_bucket"), "expected no work bucket with an FSx work_dir (there is nothing to create), found create_bucket: true")
         if src.has("storage", "lifecycle"):
-            error({"work_dir", "storage"}, ("storage", "lifecycle"), "expected no lifecycle rule with an FSx work_dir (there is no work bucket), found one")
+            error("work_dir storage.lifecycle", ("storage", "lifecycle"), "expected no lifecycle rule with an FSx work_dir (there is no work bucket), found one")
     elif not env.storage.create_bucket and src.has("storage", "lifecycle"):
-        error({"storage"}, ("storage", "lifecycle"), "expected no lifecycle rule on a bucket towergen does not create (create_bucket: false): it would replace the bucket's own rules; found one")
+        error("work_dir storage.create_bucket storage.lifecycle", ("storage", "lifecycle"), "expected no lifecycle rule on a bucket towergen does not create (create_bucket: false): it would replace the bucket's own rules; found one")
 
     if fsx is not None:
         if env.mode == "manual":
             for key in ("create", "dns_name", "mount_name"):
                 if src.has("fsx", key):
-                    error({"mode", "fsx"}, ("fsx", key), "expected only fsx.mount_path in mode: manual (the existing compute environment mounts the file system), found " + key)
+                    error("mode", ("fsx", key), "expected only fsx.mount_path in mode: manual (the existing compute environment mounts the file system), found " + key)
         else:
             if fsx.create is not None and (fsx.dns_name or fsx.mount_name):
-                error({"fsx"}, ("fsx", "create"), "expected either create or dns_name + mount_name, found both")
+                error("mode fsx", ("fsx", "create"), "expected either create or dns_name + mount_name, found both")
             elif fsx.create is None and not (fsx.dns_name and fsx.mount_name):
                 missing = "mount_name" if fsx.dns_name else "dns_name" if fsx.mount_name else "create, or dns_name + mount_name"
-                error({"fsx"}, ("fsx",), f"expected create, or dns_name and mount_name of an existing file system; {missing} is missing")
+                error("mode fsx", ("fsx",), f"expected create, or dns_name and mount_name of an existing file system; {missing} is missing")
+            if fsx.dns_name and f".fsx.{env.region}." not in fsx.dns_name:
+                error("region fsx.dns_name", ("fsx", "dns_name"), f"expected a file system in {env.region} (the environment's region), found {describe(fsx.dns_name)}")
         if fsx.create is not None:
             _check_fsx_create(env, error)
-        if env.mode == "forge" and env.compute.ebs_autoscale.enabled:
-            auto = env.compute.ebs_autoscale.mount_path
-            if _under(auto, fsx.mount_path) or _under(fsx.mount_path, auto):
-                error({"fsx", "compute"}, ("fsx", "mount_path"), f"expected a mount path apart from compute.ebs_autoscale.mount_path ({auto}), found {describe(fsx.mount_path)}")
+        if env.mode == "forge":
+            c = env.compute
+            if c.ebs_autoscale.enabled:
+                auto = c.ebs_autoscale.mount_path
+                if _under(auto, fsx.mount_path) or _under(fsx.mount_path, auto):
+                    error("mode fsx.mount_path compute.ebs_autoscale", ("fsx", "mount_path"), f"expected a mount path apart from compute.ebs_autoscale.mount_path ({auto}), found {describe(fsx.mount_path)}")
+            if c.fusion and (_under(fsx.mount_path, FUSION_ROOT) or _under(FUSION_ROOT, fsx.mount_path)):
+                error("mode fsx.mount_path compute.fusion", ("fsx", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(fsx.mount_path)}")
+
+    # --- lists without repeats (reported at the repeat) --------------------------------------------
+    _no_repeats(src, error, ("storage", "allowed_buckets"), [_bucket_of(b.bucket) for b in env.storage.allowed_buckets])
+    if env.mode == "forge":
+        c = env.compute
+        _no_repeats(src, error, ("compute", "instance_types"), list(c.instance_types))
+        _no_repeats(src, error, ("compute", "network", "subnet_ids"), list(c.network.subnet_ids))
+        _no_repeats(src, error, ("compute", "network", "security_group_ids"), list(c.network.security_group_ids))
 
     # --- buckets -------------------------------------------------------------------------------
     work_bucket = _bucket_of(env.work_dir)
     for i, item in enumerate(env.storage.allowed_buckets):
         if work_bucket and _bucket_of(item.bucket) == work_bucket and item.access == "read":
-            error({"work_dir", "storage"}, ("storage", "allowed_buckets", i), "expected read-write access for the work_dir bucket (it is always added read-write), found access: read")
+            error("work_dir storage.allowed_buckets", ("storage", "allowed_buckets", i), "expected read-write access for the work_dir bucket (it is always added read-write), found access: read")
 
     # --- IAM -------------------------------------------------------------------------------------
     user = f"{env.name}-{env.credentials.user_name}"
     if len(user) > 64:
-        error({"name", "credentials"}, ("credentials", "user_name"), f"expected at most {64 - len(env.name) - 1} characters (the IAM user {env.name}-USER_NAME is limited to 64), found {len(env.credentials.user_name)}")
+        room = 64 - len(env.name) - 1
+        error("name credentials.user_name", ("credentials", "user_name"), f"expected at most {room} characters (the IAM user {env.name}-USER_NAME is limited to 64), found {len(env.credentials.user_name)} characters")
 
     # --- compute -------------------------------------------------------------------------------
     if env.mode == "forge":
         c = env.compute
         spot = c.provisioning == "spot"
         if c.min_cpus > c.max_cpus:
-            error({"compute"}, ("compute", "min_cpus"), f"expected at most max_cpus ({c.max_cpus}), found {c.min_cpus}")
+            error("mode compute.min_cpus compute.max_cpus", ("compute", "min_cpus"), f"expected at most max_cpus ({c.max_cpus}), found {c.min_cpus}")
         elif c.min_cpus > 0:
-            warn({"compute"}, ("compute", "min_cpus"), f"min_cpus is {c.min_cpus}: instances stay running (and cost money) even with no pipeline to run")
+            warn("mode compute.min_cpus compute.max_cpus", ("compute", "min_cpus"), f"min_cpus is {c.min_cpus}: instances stay running (and cost money) even with no pipeline to run")
         if not spot and src.has("compute", "cost_percentage"):
-            error({"compute"}, ("compute", "cost_percentage"), "expected no cost_percentage with provisioning: on-demand (it caps spot prices), found one")
+            error("mode compute.provisioning compute.cost_percentage", ("compute", "cost_percentage"), "expected no cost_percentage with provisioning: on-demand (it caps spot prices), found one")
         if not spot and c.allocation_strategy and c.allocation_strategy.startswith("SPOT_"):
-            error({"compute"}, ("compute", "allocation_strategy"), f"expected BEST_FIT or BEST_FIT_PROGRESSIVE with provisioning: on-demand, found {describe(c.allocation_strategy)}")
+            error("mode compute.provisioning compute.allocation_strategy", ("compute", "allocation_strategy"), f"expected BEST_FIT or BEST_FIT_PROGRESSIVE with provisioning: on-demand, found {describe(c.allocation_strategy)}")
         if not spot and src.has("compute", "head_queue"):
-            error({"compute"}, ("compute", "head_queue"), "expected no head_queue with provisioning: on-demand (the head job shares the on-demand compute environment), found one")
+            error("mode compute.provisioning compute.head_queue", ("compute", "head_queue"), "expected no head_queue with provisioning: on-demand (the head job shares the on-demand compute environment), found one")
         auto = c.ebs_autoscale
         if auto.enabled and auto.initial_size_gib > auto.max_size_gib:
-            error({"compute"}, ("compute", "ebs_autoscale", "initial_size_gib"), f"expected at most max_size_gib ({auto.max_size_gib}), found {auto.initial_size_gib}")
+            error("mode compute.ebs_autoscale", ("compute", "ebs_autoscale", "initial_size_gib"), f"expected at most max_size_gib ({auto.max_size_gib}), found {auto.initial_size_gib}")
+        if auto.enabled and c.fusion and (_under(auto.mount_path, FUSION_ROOT) or _under(FUSION_ROOT, auto.mount_path)):
+            error("mode compute.ebs_autoscale compute.fusion", ("compute", "ebs_autoscale", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(auto.mount_path)}")
         if c.gpu and c.ami_id is None and all(t.startswith(("optimal", "default_")) for t in c.instance_types):
-            warn({"compute"}, ("compute", "instance_types"), "gpu is true but instance_types has no GPU family: 'optimal' never picks GPU instances (list e.g. g5, g6 or p4d)")
+            warn("mode compute.gpu compute.ami_id compute.instance_types", ("compute", "instance_types"), "gpu is true but instance_types has no GPU family: 'optimal' never picks GPU instances (list e.g. g5, g6 or p4d)")
     return errors, warnings
+
+
+def _no_repeats(src: Source, error, loc: tuple, values: list[str]) -> None:
+    first: dict[str, int] = {}
+    reads = ".".join(loc)
+    for i, value in enumerate(values):
+        if value in first:
+            line = src.position(loc + (first[value],), key=False)[0]
+            error(reads, loc + (i,), f"expected each item once, found {describe(value)} again (first at line {line})")
+        else:
+            first[value] = i
 
 
 def _check_fsx_create(env: Environment, error) -> None:
@@ -109,14 +144,14 @@ def _check_fsx_create(env: Environment, error) -> None:
         ok = size == 1200 or size % 2400 == 0
         rule = f"1200 or a multiple of 2400 for {kind}"
     if not ok:
-        error({"fsx"}, ("fsx", "create", "storage_gib"), f"expected {rule}, found {size}")
+        error("fsx.create", ("fsx", "create", "storage_gib"), f"expected {rule}, found {size}")
     throughput = create.per_unit_storage_throughput
     allowed = {"PERSISTENT_1": (50, 100, 200), "PERSISTENT_2": (125, 250, 500, 1000)}.get(kind)
     if throughput is not None:
         if allowed is None:
-            error({"fsx"}, ("fsx", "create", "per_unit_storage_throughput"), f"expected no per_unit_storage_throughput for {kind} (PERSISTENT types only), found {throughput}")
+            error("fsx.create", ("fsx", "create", "per_unit_storage_throughput"), f"expected no per_unit_storage_throughput for {kind} (PERSISTENT types only), found {throughput}")
         elif throughput not in allowed:
-            error({"fsx"}, ("fsx", "create", "per_unit_storage_throughput"), f"expected one of {', '.join(map(str, allowed))} for {kind}, found {throughput}")
+            error("fsx.create", ("fsx", "create", "per_unit_storage_throughput"), f"expected one of {', '.join(map(str, allowed))} for {kind}, found {throughput}")
 
 
 def _under(path: str, root: str) -> bool:

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import towergen
+from towergen.terraform import Terraform
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def example(name: str) -> Path:
+    return ROOT / "examples" / f"{name}.yaml"
+
+
+@pytest.fixture(scope="session")
+def terraform() -> Terraform:
+    """The Terraform binary, with the offline provider mirror when TOWERGEN_PLUGIN_MIRROR names
+    one (``.ci/run`` sets it on machines that have one). A missing binary is a failure, not a
+    skip: the suite promises that Terraform checks the output."""
+    return Terraform.discover()
+
+
+@pytest.fixture(scope="session")
+def rendered_examples(tmp_path_factory) -> Path:
+    """Every example rendered together into one output tree."""
+    out = tmp_path_factory.mktemp("examples") / "infra"
+    towergen.render(EXAMPLES, out)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_tree(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+    return dst
+
+
+@pytest.fixture(autouse=True)
+def _no_user_terraform_state(monkeypatch):
+    # Tests never read the developer's AWS credentials or profile.
+    for var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    yield
+
+
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")

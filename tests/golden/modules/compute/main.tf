@@ -1,0 +1,166 @@
+# The Batch side of an environment: a launch template, the work compute environment (and, for
+# spot, an on-demand one for the head job) and the head and work job queues.
+
+locals {
+  work_image_type = var.gpu ? "ECS_AL2023_NVIDIA" : "ECS_AL2023"
+  ami_parameters = {
+    ECS_AL2023        = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+    ECS_AL2023_NVIDIA = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
+  }
+  image_types  = toset(distinct([local.work_image_type, "ECS_AL2023"]))
+  head_compute = var.head_max_vcpus != null
+}
+
+data "aws_ssm_parameter" "ami" {
+  for_each = var.ami_id == null ? local.image_types : toset([])
+
+  name = local.ami_parameters[each.key]
+}
+
+locals {
+  work_ami = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[local.work_image_type].value)
+  head_ami = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami["ECS_AL2023"].value)
+}
+
+resource "aws_launch_template" "this" {
+  name                   = var.name
+  description            = "Instances of the ${var.name} Batch environment."
+  user_data              = base64encode(var.user_data)
+  update_default_version = true
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+
+    ebs {
+      volume_size           = var.boot_disk_gib
+      volume_type           = "gp3"
+      encrypted             = true
+      delete_on_termination = true
+    }
+  }
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 2
+  }
+
+  dynamic "tag_specifications" {
+    for_each = length(var.instance_tags) > 0 ? ["instance", "volume"] : []
+    content {
+      resource_type = tag_specifications.value
+      tags          = var.instance_tags
+    }
+  }
+}
+
+resource "aws_batch_compute_environment" "work" {
+  compute_environment_name = "${var.name}-work"
+  type                     = "MANAGED"
+  state                    = "ENABLED"
+  service_role             = var.service_role_arn
+
+  compute_resources {
+    type                = var.provisioning
+    allocation_strategy = var.allocation_strategy
+    bid_percentage      = var.provisioning == "SPOT" ? var.bid_percentage : null
+    spot_iam_fleet_role = var.provisioning == "SPOT" ? var.spot_fleet_role_arn : null
+    max_vcpus           = var.max_vcpus
+    min_vcpus           = var.min_vcpus
+    instance_type       = var.instance_types
+    instance_role       = var.instance_profile_arn
+    subnets             = var.subnet_ids
+    security_group_ids  = var.security_group_ids
+
+    launch_template {
+      launch_template_id = aws_launch_template.this.id
+      version            = aws_launch_template.this.latest_version
+    }
+
+    ec2_configuration {
+      image_type        = local.work_image_type
+      image_id_override = local.work_ami
+    }
+  }
+
+  lifecycle {
+    # Batch moves desired vCPUs with the load; it is not configuration.
+    ignore_changes = [compute_resources[0].desired_vcpus]
+  }
+}
+
+# With spot work instances the Nextflow head job gets an on-demand environment of its own, so
+# that a spot reclaim never kills the pipeline's driver.
+resource "aws_batch_compute_environment" "head" {
+  count = local.head_compute ? 1 : 0
+
+  compute_environment_name = "${var.name}-head"
+  type                     = "MANAGED"
+  state                    = "ENABLED"
+  service_role             = var.service_role_arn
+
+  compute_resources {
+    type                = "EC2"
+    allocation_strategy = "BEST_FIT_PROGRESSIVE"
+    max_vcpus           = var.head_max_vcpus
+    min_vcpus           = 0
+    instance_type       = ["optimal"]
+    instance_role       = var.instance_profile_arn
+    subnets             = var.subnet_ids
+    security_group_ids  = var.security_group_ids
+
+    launch_template {
+      launch_template_id = aws_launch_template.this.id
+      version            = aws_launch_template.this.latest_version
+    }
+
+    ec2_configuration {
+      image_type        = "ECS_AL2023"
+      image_id_override = local.head_ami
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [compute_resources[0].desired_vcpus]
+  }
+}
+
+locals {
+  head_compute_environment_arn = local.head_compute ? aws_batch_compute_environment.head[0].arn : aws_batch_compute_environment.work.arn
+}
+
+resource "aws_batch_job_queue" "head" {
+  name     = "${var.name}-head"
+  state    = "ENABLED"
+  priority = 1
+
+  compute_environment_order {
+    order               = 1
+    compute_environment = local.head_compute_environment_arn
+  }
+
+  job_state_time_limit_action {
+    action           = "CANCEL"
+    max_time_seconds = var.unschedulable_job_timeout_seconds
+    reason           = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
+    state            = "RUNNABLE"
+  }
+}
+
+resource "aws_batch_job_queue" "work" {
+  name     = "${var.name}-work"
+  state    = "ENABLED"
+  priority = 1
+
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.work.arn
+  }
+
+  job_state_time_limit_action {
+    action           = "CANCEL"
+    max_time_seconds = var.unschedulable_job_timeout_seconds
+    reason           = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
+    state            = "RUNNABLE"
+  }
+}

@@ -1,0 +1,39 @@
+output "head_queue_name" {
+  description = "Name of the queue for the Nextflow head job."
+  value       = aws_batch_job_queue.head.name
+}
+
+output "head_queue_arn" {
+  description = "ARN of the head queue."
+  value       = aws_batch_job_queue.head.arn
+}
+
+output "work_queue_name" {
+  description = "Name of the queue for the pipeline's tasks."
+  value       = aws_batch_job_queue.work.name
+}
+
+output "work_queue_arn" {
+  description = "ARN of the work queue."
+  value       = aws_batch_job_queue.work.arn
+}
+
+output "work_compute_environment_arn" {
+  description = "ARN of the work compute environment."
+  value       = aws_batch_compute_environment.work.arn
+}
+
+output "head_compute_environment_arn" {
+  description = "ARN of the compute environment behind the head queue (the work one when there is no separate head environment)."
+  value       = local.head_compute_environment_arn
+}
+
+output "launch_template_id" {
+  description = "ID of the launch template."
+  value       = aws_launch_template.this.id
+}
+
+output "work_ami_id" {
+  description = "AMI of the work compute environment."
+  value       = local.work_ami
+}

@@ -1,0 +1,111 @@
+variable "name" {
+  description = "Prefix of every resource name (the environment name)."
+  type        = string
+}
+
+variable "provisioning" {
+  description = "\"SPOT\" or \"EC2\" (on-demand) for the work compute environment."
+  type        = string
+  default     = "SPOT"
+
+  validation {
+    condition     = contains(["SPOT", "EC2"], var.provisioning)
+    error_message = "The provisioning must be \"SPOT\" or \"EC2\"."
+  }
+}
+
+variable "max_vcpus" {
+  description = "Most vCPUs the work compute environment runs at once."
+  type        = number
+}
+
+variable "min_vcpus" {
+  description = "vCPUs kept running when idle (they cost money)."
+  type        = number
+  default     = 0
+}
+
+variable "bid_percentage" {
+  description = "Highest spot price as a percentage of the on-demand price (SPOT only)."
+  type        = number
+  default     = 100
+}
+
+variable "allocation_strategy" {
+  description = "Batch allocation strategy of the work compute environment."
+  type        = string
+  default     = "SPOT_PRICE_CAPACITY_OPTIMIZED"
+}
+
+variable "instance_types" {
+  description = "Instance types or families of the work compute environment."
+  type        = list(string)
+  default     = ["optimal"]
+}
+
+variable "head_max_vcpus" {
+  description = "vCPUs of a separate on-demand compute environment for the head queue; null: the head queue uses the work compute environment."
+  type        = number
+  default     = null
+}
+
+variable "gpu" {
+  description = "Run the work compute environment on the GPU (NVIDIA) ECS AMI."
+  type        = bool
+  default     = false
+}
+
+variable "ami_id" {
+  description = "AMI for every instance; null: the ECS-optimized Amazon Linux 2023 AMI from its public SSM parameter."
+  type        = string
+  default     = null
+}
+
+variable "boot_disk_gib" {
+  description = "Root volume size of every instance, GiB."
+  type        = number
+  default     = 50
+}
+
+variable "user_data" {
+  description = "Launch template user data (MIME multipart), as plain text."
+  type        = string
+}
+
+variable "instance_profile_arn" {
+  description = "ARN of the ECS instance profile."
+  type        = string
+}
+
+variable "service_role_arn" {
+  description = "ARN of the Batch service role."
+  type        = string
+}
+
+variable "spot_fleet_role_arn" {
+  description = "ARN of the spot fleet role (SPOT only); null for none."
+  type        = string
+  default     = null
+}
+
+variable "subnet_ids" {
+  description = "Subnets the instances run in."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the instances."
+  type        = list(string)
+}
+
+variable "instance_tags" {
+  description = "Tags for the instances and volumes Batch launches."
+  type        = map(string)
+  default     = {}
+}
+
+variable "unschedulable_job_timeout_seconds" {
+  description = "Cancel a job that stays RUNNABLE this long because no instance type can run it."
+  type        = number
+  default     = 14400
+}

@@ -1,0 +1,47 @@
+# An FSx for Lustre file system reachable from the Batch instances on the Lustre ports.
+
+locals {
+  # Lustre: 988 for the servers, 1018-1023 for the clients.
+  lustre_ports = { lnet = [988, 988], clients = [1018, 1023] }
+  sources      = concat(["self"], var.client_security_group_ids)
+  ingress = {
+    for pair in setproduct(keys(local.lustre_ports), local.sources) :
+    "${pair[0]}-${pair[1]}" => { ports = local.lustre_ports[pair[0]], source = pair[1] }
+  }
+}
+
+resource "aws_security_group" "this" {
+  name        = "${var.name}-fsx"
+  description = "Lustre traffic between the ${var.name} file system and its Batch instances."
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "lustre" {
+  for_each = local.ingress
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "Lustre ${each.value.ports[0]}-${each.value.ports[1]}"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.ports[0]
+  to_port                      = each.value.ports[1]
+  referenced_security_group_id = each.value.source == "self" ? aws_security_group.this.id : each.value.source
+}
+
+resource "aws_vpc_security_group_egress_rule" "all" {
+  security_group_id = aws_security_group.this.id
+  description       = "Replies to Lustre clients."
+  ip_protocol       = "-1"
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_fsx_lustre_file_system" "this" {
+  storage_capacity            = var.storage_gib
+  deployment_type             = var.deployment_type
+  per_unit_storage_throughput = var.per_unit_storage_throughput
+  subnet_ids                  = [var.subnet_id]
+  security_group_ids          = [aws_security_group.this.id]
+
+  tags = {
+    Name = var.name
+  }
+}

@@ -1,0 +1,185 @@
+"""Rendering: the values that reach the output, and how the output folder is written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import hcl2
+import pytest
+
+import towergen
+from conftest import EXAMPLES, example
+from towergen.errors import OutputError, RenderError, SpecError
+from towergen.escape import hcl_unquote
+
+SPOT = example("spot")
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def minimal(name="t1", extra=""):
+    return f"version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://some-bucket/work\n{extra}"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- what reaches the output -----------------------------------------------------------------------
+
+
+def test_free_text_reaches_terraform_byte_exact(tmp_path):
+    tags = {"team": "génomique", "path/like:key": "a=b+c@d e", "Ünïcode 名前": "値 1.5"}
+    lines = "".join(f"  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}\n" for k, v in tags.items())
+    spec = write(tmp_path, "env.yaml", minimal(extra=f"tags:\n{lines}"))
+    towergen.render([spec], tmp_path / "out")
+    parsed = hcl2.load(open(tmp_path / "out" / "t1" / "main.tf", encoding="utf-8"))
+    rendered = parsed["locals"][0]["tags"]
+    assert {hcl_unquote(k) if k.startswith('"') else k: hcl_unquote(v) for k, v in rendered.items()} == tags
+
+
+def test_every_output_file_is_lf_with_final_newline(rendered_examples):
+    for path in rendered_examples.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert data.endswith(b"\n") and b"\r" not in data, path
+
+
+def test_modules_are_copied_verbatim(rendered_examples):
+    root = Path(towergen.__file__).resolve().parent.parent / "modules"
+    for path in root.rglob("*.tf"):
+        copied = rendered_examples / "modules" / path.relative_to(root)
+        assert copied.read_bytes() == path.read_bytes()
+
+
+def test_platform_json_and_nextflow_config(rendered_examples):
+    spot = json.loads((rendered_examples / "spot-eu-west-1" / "platform-compute-env.json").read_text())
+    assert spot["discriminator"] == "aws-batch"
+    assert spot["headQueue"] == "spot-eu-west-1-head" and spot["computeQueue"] == "spot-eu-west-1-work"
+    assert spot["fusion2Enabled"] and spot["waveEnabled"] and "cliPath" not in spot
+    manual = json.loads((rendered_examples / "manual-eu-west-2" / "platform-compute-env.json").read_text())
+    assert (manual["headQueue"], manual["computeQueue"]) == ("tower-head", "tower-compute")
+    assert manual["cliPath"] == "/home/ec2-user/miniconda/bin/aws"
+    fsx = (rendered_examples / "fsx-eu-central-1" / "nextflow.config").read_text()
+    assert "workDir = '/fsx/work'" in fsx and "volumes = ['/fsx']" in fsx
+    assert "executor = 'awsbatch'" in fsx and "queue = 'fsx-eu-central-1-work'" in fsx
+
+
+def test_user_data_has_the_forge_steps(rendered_examples):
+    spot = (rendered_examples / "spot-eu-west-1" / "user-data.tftpl").read_text()
+    assert spot.startswith('Content-Type: multipart/mixed; boundary="')
+    for needle in ("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true", "--mountpoint \"$mount_path\"", "mount_path=/scratch",
+                   "--initial-size 200", "--max-total-created-size 1500", "--imdsv2", "30-fusion.sh"):
+        assert needle in spot
+    assert "miniforge" not in spot.lower()  # Fusion needs no AWS CLI on the host
+    fsx = (rendered_examples / "fsx-eu-central-1" / "user-data.tftpl").read_text()
+    assert 'dns_name="${fsx_dns_name}"' in fsx and 'mount_name="${fsx_mount_name}"' in fsx
+    assert "mount_path=/fsx" in fsx and "ebs-autoscale" not in fsx and "Miniforge3" in fsx
+    assert not (rendered_examples / "manual-eu-west-2" / "user-data.tftpl").exists()
+
+
+def test_min_cpus_warns_but_renders(tmp_path):
+    spec = write(tmp_path, "env.yaml", minimal(extra="compute:\n  min_cpus: 8\n"))
+    result = towergen.render([spec], tmp_path / "out")
+    assert [w.path for w in result.warnings] == ["compute.min_cpus"]
+    assert "cost" in result.warnings[0].message
+    assert (tmp_path / "out" / "t1" / "main.tf").exists()
+
+
+def test_dispose_false_guards_bucket(rendered_examples):
+    gpu = (rendered_examples / "gpu-us-west-2" / "main.tf").read_text()
+    assert 'resource "terraform_data" "protect"' in gpu and "prevent_destroy = true" in gpu
+    assert "force_destroy                          = false" in gpu
+    spot = (rendered_examples / "spot-eu-west-1" / "main.tf").read_text()
+    assert "terraform_data" not in spot
+
+
+# --- how the output folder is written --------------------------------------------------------------
+
+
+def test_bad_file_writes_nothing(tmp_path):
+    good = write(tmp_path, "good.yaml", minimal("good"))
+    bad = write(tmp_path, "bad.yaml", minimal("bad", "compute:\n  max_cpus: 0\n"))
+    with pytest.raises(SpecError) as err:
+        towergen.render([good, bad], tmp_path / "out")
+    assert [p.path for p in err.value.problems] == ["compute.max_cpus"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_check_writes_nothing(tmp_path, monkeypatch):
+    def refuse(files):
+        raise RenderError("does not parse")
+
+    monkeypatch.setattr("towergen.build.check_files", refuse)
+    with pytest.raises(RenderError):
+        towergen.render([SPOT], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_same_name_in_two_files(tmp_path):
+    a = write(tmp_path, "a.yaml", minimal("same"))
+    b = write(tmp_path, "b.yaml", minimal("same"))
+    with pytest.raises(SpecError) as err:
+        towergen.render([a, b], tmp_path / "out")
+    (problem,) = err.value.problems
+    assert problem.file.endswith("b.yaml") and problem.line == 2 and "a.yaml" in problem.message
+
+
+def test_user_files_and_state_are_left_alone(tmp_path):
+    out = tmp_path / "out"
+    towergen.render([SPOT], out)
+    env = out / "spot-eu-west-1"
+    (env / "terraform.tfstate").write_text("{}")
+    (env / "backend.tf").write_text("# mine\n")
+    (env / ".terraform").mkdir()
+    (env / ".terraform" / "x").write_text("x")
+    (env / "main.tf").write_text("edited by hand\n")
+    result = towergen.render([SPOT], out)
+    assert {c.path: c.action for c in result.changes if c.action != "identical"} == {"spot-eu-west-1/main.tf": "overwrite"}
+    assert (env / "terraform.tfstate").read_text() == "{}"
+    assert (env / "backend.tf").read_text() == "# mine\n"
+    assert (env / ".terraform" / "x").exists()
+    assert not list(out.glob(".towergen-*")), "the staging folder is removed"
+
+
+def test_files_no_longer_generated_are_deleted(tmp_path):
+    out = tmp_path / "out"
+    spec = write(tmp_path, "env.yaml", minimal("switch"))
+    towergen.render([spec], out)
+    assert (out / "switch" / "user-data.tftpl").exists()
+    spec.write_text(minimal("switch", "mode: manual\nmanual:\n  head_queue: h\n  compute_queue: c\n"))
+    result = towergen.render([spec], out)
+    assert ("delete", "switch/user-data.tftpl") in {(c.action, c.path) for c in result.changes}
+    assert not (out / "switch" / "user-data.tftpl").exists()
+
+
+def test_refuses_symlinks(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(elsewhere, out / "spot-eu-west-1")
+    with pytest.raises(OutputError, match="symbolic link"):
+        towergen.render([SPOT], out)
+    assert list(elsewhere.iterdir()) == []
+    link = tmp_path / "link"
+    os.symlink(out, link)
+    with pytest.raises(OutputError, match="symbolic link"):
+        towergen.render([SPOT], link)
+
+
+def test_output_path_that_is_a_file(tmp_path):
+    (tmp_path / "out").write_text("")
+    with pytest.raises(OutputError, match="not a folder"):
+        towergen.render([SPOT], tmp_path / "out")
+
+
+def test_all_examples_render_and_are_distinct(tmp_path):
+    result = towergen.render(EXAMPLES, tmp_path / "out")
+    assert len(result.environments) == len(EXAMPLES) == len(set(result.environments)) >= 5

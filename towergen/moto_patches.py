@@ -1,0 +1,114 @@
+"""Narrow fixes to moto, applied only to the embedded emulator in this process.
+
+Each one makes moto answer as AWS does where the AWS provider reads a field that moto leaves out
+(or adds), which would otherwise hang an apply or show drift on a clean re-plan. Nothing here
+changes what towergen renders; it only makes the rehearsal faithful. Each patch is idempotent.
+
+1. FSx: moto returns no ``Lifecycle`` (the provider's create waiter polls for AVAILABLE forever)
+   and no Lustre ``MountName``. AWS reports AVAILABLE once a file system is ready and always has
+   a mount name (eight lowercase characters for SCRATCH_2/PERSISTENT; "fsx" for SCRATCH_1).
+2. Launch templates: moto copies the request's ``launch-template`` tag specification into the
+   template *data*, where AWS does not allow that resource type; the provider then sees a
+   tag_specifications block nobody configured.
+3. Batch job queues: moto drops ``jobStateTimeLimitActions``; AWS stores and describes them.
+4. Security group rules that reference another group: moto describes them without their
+   ``Description`` (it only looks for one on CIDR rules).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+_APPLIED = False
+
+
+def apply() -> None:
+    global _APPLIED
+    if _APPLIED:
+        return
+    _patch_fsx()
+    _patch_launch_templates()
+    _patch_job_queues()
+    _patch_security_group_rules()
+    _APPLIED = True
+
+
+def _patch_fsx() -> None:
+    from moto.fsx.models import FileSystem
+
+    original = FileSystem.to_dict
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        data = original(self)
+        data.setdefault("Lifecycle", "AVAILABLE")
+        if data.get("FileSystemType") == "LUSTRE":
+            lustre = dict(data.get("LustreConfiguration") or {})
+            if "MountName" not in lustre:
+                if lustre.get("DeploymentType") == "SCRATCH_1":
+                    lustre["MountName"] = "fsx"
+                else:
+                    lustre["MountName"] = hashlib.sha256(self.file_system_id.encode()).hexdigest()[:8]
+            data["LustreConfiguration"] = lustre
+        return data
+
+    FileSystem.to_dict = to_dict
+
+
+def _patch_launch_templates() -> None:
+    from moto.ec2.models.launch_templates import LaunchTemplateBackend
+
+    original = LaunchTemplateBackend.create_launch_template
+
+    def create_launch_template(self: Any, name: str, description: str, template_data: dict, tag_spec: dict) -> Any:
+        specs = template_data.get("TagSpecifications")
+        if specs:
+            template_data["TagSpecifications"] = [s for s in specs if s.get("ResourceType") != "launch-template"]
+            if not template_data["TagSpecifications"]:
+                del template_data["TagSpecifications"]
+        return original(self, name, description, template_data, tag_spec)
+
+    LaunchTemplateBackend.create_launch_template = create_launch_template
+
+
+def _patch_job_queues() -> None:
+    from moto.batch.models import JobQueue
+    from moto.batch.responses import BatchResponse
+
+    original_describe = JobQueue.describe
+
+    def describe(self: Any) -> dict[str, Any]:
+        data = original_describe(self)
+        actions = getattr(self, "job_state_time_limit_actions", None)
+        if actions:
+            data["jobStateTimeLimitActions"] = actions
+        return data
+
+    JobQueue.describe = describe
+
+    def remember(method_name: str) -> None:
+        original = getattr(BatchResponse, method_name)
+
+        def handler(self: Any) -> str:
+            body = original(self)
+            actions = self._get_param("jobStateTimeLimitActions")
+            if actions is not None:
+                queue = self.batch_backend.get_job_queue(json.loads(body)["jobQueueArn"])
+                if queue is not None:
+                    queue.job_state_time_limit_actions = actions
+            return body
+
+        setattr(BatchResponse, method_name, handler)
+
+    remember("createjobqueue")
+    remember("updatejobqueue")
+
+
+def _patch_security_group_rules() -> None:
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    def description(self: Any) -> str | None:
+        return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+
+    SecurityGroupRule.description = property(description)

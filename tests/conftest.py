@@ -56,3 +56,26 @@ def _no_user_terraform_state(monkeypatch):
 
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+
+def make_manual_prerequisites(endpoint: str, env) -> None:
+    """What manual mode expects to exist already: the work bucket and the two queues (on an
+    unmanaged compute environment with its service role)."""
+    import json
+
+    import boto3
+
+    aws = dict(endpoint_url=endpoint, region_name=env.region, aws_access_key_id="k", aws_secret_access_key="s")
+    bucket = env.work_dir[len("s3://") :].split("/", 1)[0]
+    boto3.client("s3", **aws).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": env.region})
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = boto3.client("iam", **aws).create_role(RoleName="existing-batch-service", AssumeRolePolicyDocument=json.dumps(trust))
+    batch = boto3.client("batch", **aws)
+    ce = batch.create_compute_environment(
+        computeEnvironmentName="existing", type="UNMANAGED", state="ENABLED", serviceRole=role["Role"]["Arn"]
+    )
+    for queue in (env.manual.head_queue, env.manual.compute_queue):
+        batch.create_job_queue(
+            jobQueueName=queue, state="ENABLED", priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
+        )

@@ -3,6 +3,7 @@
     python tests/regenerate.py            # both
     python tests/regenerate.py golden     # tests/golden/: every example rendered together
     python tests/regenerate.py bad        # tests/bad/*.txt: the messages for each bad file
+    python tests/regenerate.py module-docs  # the Inputs/Outputs tables of modules/*/README.md
 
 Review the diff before committing it: a changed golden file is a changed product.
 """
@@ -52,7 +53,86 @@ def bad() -> None:
     print(f"wrote {len(list(BAD.glob('*.txt')))} files in {BAD}")
 
 
+def _blocks(text: str, kind: str) -> list[tuple[str, str]]:
+    """(name, body) of each top-level ``kind "name" { ... }`` block, in file order."""
+    import re
+
+    found = []
+    for match in re.finditer(rf'^{kind} "([^"]+)" {{\n', text, re.M):
+        depth, i = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        found.append((match.group(1), text[match.end() : i - 1]))
+    return found
+
+
+def _attribute(body: str, name: str) -> str | None:
+    """The source text of a top-level attribute of a block body, on one line."""
+    import re
+
+    match = re.search(rf"^  {name}\s*=\s*", body, re.M)
+    if not match:
+        return None
+    i, depth, out = match.end(), 0, []
+    while i < len(body):
+        ch = body[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "\n" and depth == 0:
+            break
+        out.append(ch)
+        i += 1
+    lines = [" ".join(line.split()) for line in "".join(out).split("\n") if line.strip()]
+    joined = lines[0] if lines else ""
+    for line in lines[1:]:
+        # a line break between two object attributes separates them like a comma
+        if not joined.endswith(("{", "(", "[", ",")) and not line.startswith(("}", ")", "]")):
+            joined += ","
+        joined += " " + line
+    return joined.replace("( ", "(").replace(" )", ")").replace("[ ", "[").replace(" ]", "]")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def module_tables(module_dir: Path) -> str:
+    import json
+
+    rows = ["## Inputs", "", "| Name | Type | Default | Description |", "|------|------|---------|-------------|"]
+    for name, body in _blocks((module_dir / "variables.tf").read_text(), "variable"):
+        default = _attribute(body, "default")
+        description = json.loads(_attribute(body, "description"))
+        type_ = _attribute(body, "type")
+        shown_default = f"`{default}`" if default is not None else "required"
+        rows.append(f"| `{name}` | `{type_}` | {shown_default} | {_cell(description)} |")
+    rows += ["", "## Outputs", "", "| Name | Description |", "|------|-------------|"]
+    for name, body in _blocks((module_dir / "outputs.tf").read_text(), "output"):
+        description = json.loads(_attribute(body, "description"))
+        sensitive = " Sensitive." if _attribute(body, "sensitive") == "true" else ""
+        rows.append(f"| `{name}` | {_cell(description)}{sensitive} |")
+    return "\n".join(rows) + "\n"
+
+
+def module_readme(module_dir: Path) -> str:
+    """The module's README with its Inputs and Outputs tables made from its .tf files."""
+    text = (module_dir / "README.md").read_text(encoding="utf-8")
+    start = text.index("## Inputs")
+    end = text.index("## Requirements")
+    return text[:start] + module_tables(module_dir) + "\n" + text[end:]
+
+
+def module_docs() -> None:
+    for module_dir in sorted((HERE.parent / "modules").iterdir()):
+        if (module_dir / "README.md").exists():
+            (module_dir / "README.md").write_text(module_readme(module_dir), encoding="utf-8")
+    print("wrote the Inputs and Outputs tables of modules/*/README.md")
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["golden", "bad"]
+    which = sys.argv[1:] or ["module-docs", "golden", "bad"]
     for name in which:
-        {"golden": golden, "bad": bad}[name]()
+        {"golden": golden, "bad": bad, "module-docs": module_docs}[name]()

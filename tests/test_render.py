@@ -95,7 +95,7 @@ def test_min_cpus_warns_but_renders(tmp_path):
 def test_dispose_false_guards_bucket(rendered_examples):
     gpu = (rendered_examples / "gpu-us-west-2" / "main.tf").read_text()
     assert 'resource "terraform_data" "protect"' in gpu and "prevent_destroy = true" in gpu
-    assert "force_destroy                          = false" in gpu
+    assert "force_destroy = false" in gpu
     spot = (rendered_examples / "spot-eu-west-1" / "main.tf").read_text()
     assert "terraform_data" not in spot
 

@@ -40,7 +40,9 @@ def test_every_example_validates(terraform, rendered_examples):
 # --- towergen's formatter against terraform fmt -----------------------------------------------------
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,14}", fullmatch=True)
-keys = st.text(min_size=1, max_size=12)
+# Assigned characters only: unassigned code points and format characters differ between the
+# Unicode versions of Python and of Terraform's segmenter, so their width is not comparable.
+keys = st.text(st.characters(categories=("L", "M", "N", "P", "S", "Zs", "Cc")), min_size=1, max_size=12)
 scalars = st.one_of(st.integers(-5, 10**6), st.booleans(), st.text(max_size=15))
 
 
@@ -81,7 +83,7 @@ def blocks(draw) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(blocks(), min_size=25, max_size=25))
 def test_formatter_matches_terraform_fmt(terraform, tmp_path_factory, documents):
     folder: Path = tmp_path_factory.mktemp("fmt")

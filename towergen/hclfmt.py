@@ -17,8 +17,73 @@ Heredocs are not supported (towergen never prints one) and are rejected.
 
 from __future__ import annotations
 
+import unicodedata
+
 _OPEN = "{[("
 _CLOSE = "}])"
+_ZWJ = "\u200d"
+
+
+def columns(text: str) -> int:
+    """Width of ``text`` as hclwrite counts it: in grapheme clusters (Unicode UAX #29).
+
+    An approximation of the segmentation rules that covers what can reach an object key:
+    combining and spacing marks (and the Thai and Lao SARA AM), variation selectors, emoji
+    modifiers and ZWJ sequences extend the cluster before them; prepended concatenation marks
+    join the next character; regional indicators pair up; Hangul jamo join into syllables.
+    """
+    count = 0
+    prev = ""
+    regional = 0
+    for ch in text:
+        if prev and (_extends(prev, ch) or (0x1F1E6 <= ord(ch) <= 0x1F1FF and regional % 2 == 1)):
+            pass
+        else:
+            count += 1
+        regional = regional + 1 if 0x1F1E6 <= ord(ch) <= 0x1F1FF else 0
+        prev = ch
+    return count
+
+
+def _name_columns(name: str) -> int:
+    # The quotes of a quoted key are tokens of their own: a mark right after the opening quote
+    # starts a cluster of its own instead of joining the quote.
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        return 2 + columns(name[1:-1])
+    return columns(name)
+
+
+_SPACING_LETTERS = {"\u0e33", "\u0eb3"}  # THAI / LAO CHARACTER SARA AM: Lo, but SpacingMark
+_PREPEND = set(range(0x0600, 0x0606)) | {0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD, 0x110CD}
+
+
+def _hangul(ch: str) -> str:
+    code = ord(ch)
+    if 0x1100 <= code <= 0x115F or 0xA960 <= code <= 0xA97C:
+        return "L"
+    if 0x1160 <= code <= 0x11A7 or 0xD7B0 <= code <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= code <= 0x11FF or 0xD7CB <= code <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= code <= 0xD7A3:
+        return "LV" if (code - 0xAC00) % 28 == 0 else "LVT"
+    return ""
+
+
+def _extends(prev: str, ch: str) -> bool:
+    code = ord(ch)
+    if unicodedata.category(ch) in ("Mn", "Me", "Mc") or ch in _SPACING_LETTERS:
+        return True
+    if ch == _ZWJ or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or 0x1F3FB <= code <= 0x1F3FF:
+        return True
+    if prev == _ZWJ and unicodedata.category(ch) == "So":
+        return True
+    if ord(prev) in _PREPEND and unicodedata.category(ch) not in ("Cc", "Zl", "Zp"):
+        return True
+    a, b = _hangul(prev), _hangul(ch)
+    return (a == "L" and b in ("L", "V", "LV", "LVT")) or (a in ("LV", "V") and b in ("V", "T")) or (
+        a in ("LVT", "T") and b == "T"
+    )
 
 
 class HclFormatError(ValueError):
@@ -133,13 +198,13 @@ def format_hcl(text: str) -> str:
 
     def close_run() -> None:
         if len(run) > 1:
-            width = max(name_len for _, name_len in run)
+            width = max(_name_columns(out[idx].lstrip(" ")[:name_len]) for idx, name_len in run)
             for idx, name_len in run:
                 line = out[idx]
                 indent = len(line) - len(line.lstrip(" "))
                 name = line[indent : indent + name_len]
                 value = line[indent + name_len + 3 :]
-                out[idx] = " " * indent + name.ljust(width) + " = " + value
+                out[idx] = " " * indent + name + " " * (width - _name_columns(name)) + " = " + value
         run.clear()
 
     for raw in lines:

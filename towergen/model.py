@@ -243,6 +243,11 @@ class Credentials(Section):
     user_name: IamName = Field(
         "tower", description="IAM user name; the environment name is prefixed (NAME-USER_NAME)"
     )
+    policy: Literal["forge", "launch"] | None = Field(
+        None,
+        description="forge: the platform may also manage this environment's Batch resources; launch: it only "
+        "runs pipelines. Default: forge in forge mode, launch in manual mode",
+    )
 
 
 class Lifecycle(Section):

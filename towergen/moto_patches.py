@@ -13,6 +13,11 @@ changes what towergen renders; it only makes the rehearsal faithful. Each patch 
 3. Batch job queues: moto drops ``jobStateTimeLimitActions``; AWS stores and describes them.
 4. Security group rules that reference another group: moto describes them without their
    ``Description`` (it only looks for one on CIDR rules).
+5. FSx deletion: moto removes a file system at once, but the AWS provider (5.100) then waits
+   for the deletion without polling the emulator before its delete timeout (30 minutes), so a
+   destroy hangs. moto still deletes it, then answers FileSystemNotFound, the answer the
+   provider takes as "already gone" (AWS answers DELETING and the file system disappears a few
+   minutes later).
 """
 
 from __future__ import annotations
@@ -54,6 +59,17 @@ def _patch_fsx() -> None:
         return data
 
     FileSystem.to_dict = to_dict
+
+    from moto.fsx.exceptions import FileSystemNotFound
+    from moto.fsx.models import FSxBackend
+
+    original_delete = FSxBackend.delete_file_system
+
+    def delete_file_system(self: Any, file_system_id: str, *args: Any, **kwargs: Any) -> Any:
+        original_delete(self, file_system_id, *args, **kwargs)
+        raise FileSystemNotFound(file_system_id)
+
+    FSxBackend.delete_file_system = delete_file_system
 
 
 def _patch_launch_templates() -> None:

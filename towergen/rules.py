@@ -93,6 +93,8 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
             error("work_dir storage.allowed_buckets", ("storage", "allowed_buckets", i), "expected read-write access for the work_dir bucket (it is always added read-write), found access: read")
 
     # --- IAM -------------------------------------------------------------------------------------
+    if env.mode == "manual" and env.credentials.policy == "forge":
+        error("mode credentials.policy", ("credentials", "policy"), "expected launch in mode: manual (there are no environment resources to manage), found \"forge\"")
     user = f"{env.name}-{env.credentials.user_name}"
     if len(user) > 64:
         room = 64 - len(env.name) - 1

@@ -115,7 +115,7 @@ def compute_values(env: Environment, source_name: str) -> Values:
     root["iam"] = {
         "create_user": hcl(env.credentials.create_user),
         "user_name": hcl(f"{env.name}-{env.credentials.user_name}"),
-        "user_policy": hcl("forge" if forge else "launch"),
+        "user_policy": hcl(env.credentials.policy or ("forge" if forge else "launch")),
         "buckets": hcl_list([hcl_map(b, inline=True) for b in buckets], multiline=True) if buckets else hcl([]),
         "create_compute_roles": hcl(forge),
         "create_spot_fleet_role": hcl(spot),
@@ -130,6 +130,7 @@ def compute_values(env: Environment, source_name: str) -> Values:
         prefix = lifecycle.prefix if lifecycle.prefix is not None else work_prefix(env.work_dir)
         root["storage"] = {
             "bucket_name": hcl(work_bucket),
+            "create": storage.create_bucket,
             "create_bucket": hcl(storage.create_bucket),
             "force_destroy": hcl(forge and c.dispose),
             "expiration_days": hcl(lifecycle.expire_days or None),

@@ -1,5 +1,5 @@
-# The Batch side of an environment: a launch template, the work compute environment (and, for
-# spot, an on-demand one for the head job) and the head and work job queues.
+# The Batch side of an environment: a launch template, the work compute environment (and, when
+# head_max_vcpus is set, an on-demand one for the head job) and the head and work job queues.
 
 locals {
   work_image_type = var.gpu ? "ECS_AL2023_NVIDIA" : "ECS_AL2023"
@@ -9,6 +9,10 @@ locals {
   }
   image_types  = toset(distinct([local.work_image_type, "ECS_AL2023"]))
   head_compute = var.head_max_vcpus != null
+  allocation_strategy = coalesce(
+    var.allocation_strategy,
+    var.provisioning == "SPOT" ? "SPOT_PRICE_CAPACITY_OPTIMIZED" : "BEST_FIT_PROGRESSIVE",
+  )
 }
 
 data "aws_ssm_parameter" "ami" {
@@ -62,7 +66,7 @@ resource "aws_batch_compute_environment" "work" {
 
   compute_resources {
     type                = var.provisioning
-    allocation_strategy = var.allocation_strategy
+    allocation_strategy = local.allocation_strategy
     bid_percentage      = var.provisioning == "SPOT" ? var.bid_percentage : null
     spot_iam_fleet_role = var.provisioning == "SPOT" ? var.spot_fleet_role_arn : null
     max_vcpus           = var.max_vcpus
@@ -89,8 +93,8 @@ resource "aws_batch_compute_environment" "work" {
   }
 }
 
-# With spot work instances the Nextflow head job gets an on-demand environment of its own, so
-# that a spot reclaim never kills the pipeline's driver.
+# With spot work instances the Nextflow head job gets an on-demand environment of its own
+# (head_max_vcpus set), so that a spot reclaim never kills the pipeline's driver.
 resource "aws_batch_compute_environment" "head" {
   count = local.head_compute ? 1 : 0
 

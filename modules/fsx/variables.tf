@@ -28,10 +28,15 @@ variable "deployment_type" {
   description = "SCRATCH_1, SCRATCH_2, PERSISTENT_1 or PERSISTENT_2."
   type        = string
   default     = "SCRATCH_2"
+
+  validation {
+    condition     = contains(["SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"], var.deployment_type)
+    error_message = "The deployment_type must be SCRATCH_1, SCRATCH_2, PERSISTENT_1 or PERSISTENT_2."
+  }
 }
 
 variable "per_unit_storage_throughput" {
-  description = "MB/s per TiB, PERSISTENT types only; null for scratch."
+  description = "MB/s per TiB: required for PERSISTENT types (50, 100 or 200 for PERSISTENT_1; 125, 250, 500 or 1000 for PERSISTENT_2), null for scratch."
   type        = number
   default     = null
 }

@@ -39,9 +39,10 @@ module "iam" {
 module "storage" {
   source = "../modules/storage"
 
-  bucket_name                            = "gpu-lab-work"
-  create_bucket                          = true
-  force_destroy                          = false
+  bucket_name   = "gpu-lab-work"
+  create_bucket = true
+  force_destroy = false
+
   expiration_days                        = 14
   abort_incomplete_multipart_upload_days = 7
   lifecycle_prefix                       = "nextflow/"

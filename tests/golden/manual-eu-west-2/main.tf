@@ -25,12 +25,8 @@ module "iam" {
 module "storage" {
   source = "../modules/storage"
 
-  bucket_name                            = "tower-bucket"
-  create_bucket                          = false
-  force_destroy                          = false
-  expiration_days                        = 30
-  abort_incomplete_multipart_upload_days = 7
-  lifecycle_prefix                       = "work/"
+  bucket_name   = "tower-bucket"
+  create_bucket = false
 }
 
 # Manual mode: the queues exist already; these data sources check that they do.

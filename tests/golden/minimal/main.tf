@@ -33,9 +33,10 @@ module "iam" {
 module "storage" {
   source = "../modules/storage"
 
-  bucket_name                            = "towergen-minimal-work"
-  create_bucket                          = true
-  force_destroy                          = true
+  bucket_name   = "towergen-minimal-work"
+  create_bucket = true
+  force_destroy = true
+
   expiration_days                        = 30
   abort_incomplete_multipart_upload_days = 7
   lifecycle_prefix                       = ""

@@ -32,9 +32,9 @@ variable "bid_percentage" {
 }
 
 variable "allocation_strategy" {
-  description = "Batch allocation strategy of the work compute environment."
+  description = "Batch allocation strategy of the work compute environment; null: SPOT_PRICE_CAPACITY_OPTIMIZED (SPOT) or BEST_FIT_PROGRESSIVE (EC2)."
   type        = string
-  default     = "SPOT_PRICE_CAPACITY_OPTIMIZED"
+  default     = null
 }
 
 variable "instance_types" {
@@ -56,7 +56,7 @@ variable "gpu" {
 }
 
 variable "ami_id" {
-  description = "AMI for every instance; null: the ECS-optimized Amazon Linux 2023 AMI from its public SSM parameter."
+  description = "AMI for every instance (head and work); null: the ECS-optimized Amazon Linux 2023 AMI from its public SSM parameter (the GPU variant for work instances when gpu is true)."
   type        = string
   default     = null
 }
@@ -105,7 +105,12 @@ variable "instance_tags" {
 }
 
 variable "unschedulable_job_timeout_seconds" {
-  description = "Cancel a job that stays RUNNABLE this long because no instance type can run it."
+  description = "Cancel a job that stays RUNNABLE this long because no instance type can run it (600 to 86400)."
   type        = number
   default     = 14400
+
+  validation {
+    condition     = var.unschedulable_job_timeout_seconds >= 600 && var.unschedulable_job_timeout_seconds <= 86400
+    error_message = "The unschedulable_job_timeout_seconds must be from 600 to 86400 (an AWS Batch limit)."
+  }
 }

@@ -14,6 +14,10 @@ resource "aws_security_group" "this" {
   name        = "${var.name}-fsx"
   description = "Lustre traffic between the ${var.name} file system and its Batch instances."
   vpc_id      = var.vpc_id
+
+  tags = {
+    Name = "${var.name}-fsx"
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "lustre" {
@@ -29,7 +33,7 @@ resource "aws_vpc_security_group_ingress_rule" "lustre" {
 
 resource "aws_vpc_security_group_egress_rule" "all" {
   security_group_id = aws_security_group.this.id
-  description       = "Replies to Lustre clients."
+  description       = "All outbound traffic (Lustre servers connect back to clients)."
   ip_protocol       = "-1"
   cidr_ipv4         = "0.0.0.0/0"
 }
@@ -43,5 +47,15 @@ resource "aws_fsx_lustre_file_system" "this" {
 
   tags = {
     Name = var.name
+  }
+
+  lifecycle {
+    precondition {
+      condition = (
+        startswith(var.deployment_type, "SCRATCH_") ? var.per_unit_storage_throughput == null :
+        contains(var.deployment_type == "PERSISTENT_1" ? [50, 100, 200] : [125, 250, 500, 1000], coalesce(var.per_unit_storage_throughput, 0))
+      )
+      error_message = "The per_unit_storage_throughput must be null for SCRATCH types, 50, 100 or 200 for PERSISTENT_1, and 125, 250, 500 or 1000 for PERSISTENT_2."
+    }
   }
 }

@@ -17,6 +17,14 @@ locals {
   batch_arn   = "arn:${local.partition}:batch:${local.region}:${local.account}"
   iam_arn     = "arn:${local.partition}:iam::${local.account}"
   managed_arn = "arn:${local.partition}:iam::aws:policy"
+  user_name   = coalesce(var.user_name, var.name)
+
+  # The only AWS managed policies the roles of a Batch environment need.
+  role_policies = [
+    "${local.managed_arn}/service-role/AWSBatchServiceRole",
+    "${local.managed_arn}/service-role/AmazonEC2ContainerServiceforEC2Role",
+    "${local.managed_arn}/service-role/AmazonEC2SpotFleetTaggingRole",
+  ]
 
   # Manual mode (platform "Launch" user): the three AWS managed read-only policies.
   launch_managed_policies = var.create_user && var.user_policy == "launch" ? toset([
@@ -72,13 +80,11 @@ data "aws_iam_policy_document" "forge" {
     sid = "RolesAndProfiles"
     actions = [
       "iam:AddRoleToInstanceProfile",
-      "iam:AttachRolePolicy",
       "iam:CreateInstanceProfile",
       "iam:CreateRole",
       "iam:DeleteInstanceProfile",
       "iam:DeleteRole",
       "iam:DeleteRolePolicy",
-      "iam:DetachRolePolicy",
       "iam:GetRole",
       "iam:ListAttachedRolePolicies",
       "iam:ListRolePolicies",
@@ -91,6 +97,20 @@ data "aws_iam_policy_document" "forge" {
       "${local.iam_arn}:role/${var.name}-*",
       "${local.iam_arn}:instance-profile/${var.name}-*",
     ]
+  }
+
+  # Only the managed policies a Batch environment's roles use may be attached: attaching any
+  # policy to a role the user can pass to EC2 would be a way to any permission in the account.
+  statement {
+    sid       = "AttachBatchPolicies"
+    actions   = ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
+    resources = ["${local.iam_arn}:role/${var.name}-*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = local.role_policies
+    }
   }
 
   statement {
@@ -258,7 +278,7 @@ locals {
 resource "aws_iam_user" "this" {
   count = var.create_user ? 1 : 0
 
-  name = var.user_name
+  name = local.user_name
 }
 
 resource "aws_iam_access_key" "this" {
@@ -317,7 +337,7 @@ resource "aws_iam_role_policy_attachment" "batch_service" {
   count = var.create_compute_roles ? 1 : 0
 
   role       = aws_iam_role.batch_service[0].name
-  policy_arn = "${local.managed_arn}/service-role/AWSBatchServiceRole"
+  policy_arn = local.role_policies[0]
 }
 
 resource "aws_iam_role" "instance" {
@@ -331,7 +351,7 @@ resource "aws_iam_role_policy_attachment" "instance" {
   count = var.create_compute_roles ? 1 : 0
 
   role       = aws_iam_role.instance[0].name
-  policy_arn = "${local.managed_arn}/service-role/AmazonEC2ContainerServiceforEC2Role"
+  policy_arn = local.role_policies[1]
 }
 
 data "aws_iam_policy_document" "instance" {
@@ -390,5 +410,5 @@ resource "aws_iam_role_policy_attachment" "spot_fleet" {
   count = var.create_spot_fleet_role ? 1 : 0
 
   role       = aws_iam_role.spot_fleet[0].name
-  policy_arn = "${local.managed_arn}/service-role/AmazonEC2SpotFleetTaggingRole"
+  policy_arn = local.role_policies[2]
 }

@@ -10,7 +10,7 @@ variable "create_user" {
 }
 
 variable "user_name" {
-  description = "Name of the IAM user."
+  description = "Name of the IAM user; null: the value of name."
   type        = string
   default     = null
 }

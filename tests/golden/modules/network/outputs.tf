@@ -4,7 +4,7 @@ output "vpc_id" {
 }
 
 output "subnet_ids" {
-  description = "The subnets in use, sorted."
+  description = "The subnets in use: subnet_ids as given, or the VPC's subnets sorted by id."
   value       = length(var.subnet_ids) > 0 ? var.subnet_ids : sort(data.aws_subnets.this[0].ids)
 }
 

@@ -9,7 +9,7 @@ import unicodedata
 
 import hcl2
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from towergen.escape import (
@@ -141,7 +141,8 @@ nfc_key = st.text(min_size=1, max_size=10).map(lambda s: unicodedata.normalize("
 
 
 @pytest.mark.terraform
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# No shrinking: each example runs Terraform, and the failure message shows the strings.
+@settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     strings=st.lists(any_string, min_size=BATCH, max_size=BATCH),
     keys=st.lists(nfc_key, min_size=10, max_size=10, unique=True),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
@@ -83,7 +83,8 @@ def blocks(draw) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# No shrinking: each example runs Terraform, and the failure message shows the file itself.
+@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(blocks(), min_size=25, max_size=25))
 def test_formatter_matches_terraform_fmt(terraform, tmp_path_factory, documents):
     folder: Path = tmp_path_factory.mktemp("fmt")

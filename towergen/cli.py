@@ -1,9 +1,9 @@
 """The towergen command line: thin commands over the library API.
 
 Exit codes (every command):
-  0   success (``plan``: no changes)
-  1   invalid environment file, or any error towergen reports (nothing was written)
-  2   ``plan`` only: the plan has changes
+  0   success (``plan``: no changes; ``smoke``: every phase passed)
+  1   invalid environment file, a failed Terraform run or smoke, or any error towergen reports
+  2   ``plan`` only: the plan has changes (as ``terraform plan -detailed-exitcode``)
   64  the command line itself is wrong (unknown option, missing argument)
 """
 
@@ -149,6 +149,76 @@ def validate(files: FilesArg) -> None:
     _warn(warnings)
     for path in files:
         typer.echo(f"ok  {path}")
+
+
+SourceArg = Annotated[
+    Path,
+    typer.Argument(metavar="FILE", help="An environment file, or a folder towergen rendered (OUT/<name>).", show_default=False),
+]
+TargetOpt = Annotated[
+    str,
+    typer.Option("--target", "-t", help="local (embedded moto emulator), localstack, or aws."),
+]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option("--endpoint", help="LocalStack's URL (default: from LOCALSTACK_HOST / AWS_ENDPOINT_URL, else http://localhost:4566)."),
+]
+MirrorOpt = Annotated[
+    Path | None,
+    typer.Option("--plugin-mirror", envvar="TOWERGEN_PLUGIN_MIRROR", help="A provider mirror folder for terraform init -plugin-dir (offline machines)."),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("-o", "--out", help="aws target only: where to render an environment file (default: infra)."),
+]
+
+
+def _terraform_command(command: str, source: Path, target: str, endpoint, plugin_mirror, out) -> None:
+    from .run import TARGETS, run
+
+    if target not in TARGETS:
+        raise typer.BadParameter(f"expected one of {', '.join(TARGETS)}, found {target!r}", param_hint="--target")
+    outcome = run(source, command, target, typer.echo, out=out, endpoint=endpoint, plugin_mirror=plugin_mirror)
+    if outcome.exit_code not in (0, 2) or (outcome.exit_code == 2 and command != "plan"):
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+@reports_errors
+def plan(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
+         plugin_mirror: MirrorOpt = None, out: OutOpt = None) -> None:
+    """Run terraform plan for an environment. Exit 0: no changes, 2: changes, 1: error."""
+    _terraform_command("plan", source, target, endpoint, plugin_mirror, out)
+
+
+@app.command()
+@reports_errors
+def apply(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
+          plugin_mirror: MirrorOpt = None, out: OutOpt = None) -> None:
+    """Run terraform apply for an environment, with live progress."""
+    _terraform_command("apply", source, target, endpoint, plugin_mirror, out)
+
+
+@app.command()
+@reports_errors
+def destroy(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
+            plugin_mirror: MirrorOpt = None, out: OutOpt = None) -> None:
+    """Run terraform destroy for an environment, with live progress."""
+    _terraform_command("destroy", source, target, endpoint, plugin_mirror, out)
+
+
+@app.command()
+@reports_errors
+def smoke(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
+          plugin_mirror: MirrorOpt = None) -> None:
+    """On an emulator: apply, check the AWS objects, re-plan (no drift), destroy, check nothing is left."""
+    from .smoke import smoke as run_smoke
+
+    if target not in ("local", "localstack"):
+        raise typer.BadParameter(f"expected local or localstack, found {target!r}", param_hint="--target")
+    report = run_smoke(source, typer.echo, target=target, endpoint=endpoint, plugin_mirror=plugin_mirror)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_ERROR)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import urllib.request
 from pathlib import Path
 
 from .errors import EmulatorError
@@ -56,7 +57,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class MotoServer:
-    """moto's server in a thread of this process, on a free loopback port."""
+    """moto's server in a thread of this process, on a free loopback port.
+
+    moto keeps its state per process, so two servers running at once in one process would see
+    each other's objects; towergen runs one at a time (the tests, one per pytest-xdist worker).
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None):
         self.host = host
@@ -82,6 +87,10 @@ class MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
+        # moto keeps its AWS objects in this process, shared by every server it runs: start empty.
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
         return self
 
     def stop(self) -> None:

@@ -46,15 +46,28 @@ def columns(text: str) -> int:
 
 
 def _name_columns(name: str) -> int:
-    # The quotes of a quoted key are tokens of their own: a mark right after the opening quote
-    # starts a cluster of its own instead of joining the quote.
-    if len(name) >= 2 and name[0] == name[-1] == '"':
-        return 2 + columns(name[1:-1])
-    return columns(name)
+    # hclwrite counts each token on its own, so a combining mark never joins a character of
+    # another token: the quotes of a quoted key are tokens, and HCL's scanner ends a literal
+    # token after each "$" or "%" (and after the "$${" and "%%{" escapes).
+    if not (len(name) >= 2 and name[0] == name[-1] == '"'):
+        return columns(name)
+    total, start, i, inner = 2, 0, 0, name[1:-1]
+    while i < len(inner):
+        if inner[i] in "$%":
+            end = i + 3 if inner[i + 1 : i + 3] == inner[i] + "{" else i + 1
+            total += columns(inner[start:end])
+            start = i = end
+        else:
+            i += 1
+    return total + columns(inner[start:])
 
 
 _SPACING_LETTERS = {"\u0e33", "\u0eb3"}  # THAI / LAO CHARACTER SARA AM: Lo, but SpacingMark
-_PREPEND = set(range(0x0600, 0x0606)) | {0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD, 0x110CD}
+_PREPEND = set(range(0x0600, 0x0606)) | {0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x0D4E, 0x110BD, 0x110CD, 0x111C2,
+                                         0x111C3, 0x1193F, 0x11941, 0x11A3A, 0x11A84, 0x11A85, 0x11A86, 0x11A87,
+                                         0x11A88, 0x11A89, 0x11D46}
+# Other_Grapheme_Extend outside the mark categories: ZWNJ, halfwidth (semi-)voiced sound marks, tags
+_OTHER_EXTEND = {0x200C, 0xFF9E, 0xFF9F} | set(range(0xE0020, 0xE0080))
 
 
 def _hangul(ch: str) -> str:
@@ -70,13 +83,22 @@ def _hangul(ch: str) -> str:
     return ""
 
 
+# Spacing marks (Mc) that UAX #29 leaves out of SpacingMark: they start a cluster.
+_NOT_SPACING_MARKS = {0x102B, 0x102C, 0x1038, 0x1062, 0x1063, 0x1064, 0x1067, 0x1068, 0x1069, 0x106A, 0x106B,
+                      0x106C, 0x106D, 0x1083, 0x1087, 0x1088, 0x1089, 0x108A, 0x108B, 0x108C, 0x108F, 0x109A,
+                      0x109B, 0x109C, 0x1A61, 0x1A63, 0x1A64, 0xAA7B, 0xAA7D, 0x11720, 0x11721}
+
+
 def _extends(prev: str, ch: str) -> bool:
     code = ord(ch)
-    if unicodedata.category(ch) in ("Mn", "Me", "Mc") or ch in _SPACING_LETTERS:
+    category = unicodedata.category(ch)
+    if category in ("Mn", "Me") or ch in _SPACING_LETTERS or (category == "Mc" and code not in _NOT_SPACING_MARKS):
+        return True
+    if code in _OTHER_EXTEND:
         return True
     if ch == _ZWJ or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or 0x1F3FB <= code <= 0x1F3FF:
         return True
-    if prev == _ZWJ and unicodedata.category(ch) == "So":
+    if prev == _ZWJ and unicodedata.category(ch) == "So" and not 0x1F1E6 <= code <= 0x1F1FF:
         return True
     if ord(prev) in _PREPEND and unicodedata.category(ch) not in ("Cc", "Zl", "Zp"):
         return True

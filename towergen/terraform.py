@@ -63,7 +63,7 @@ class Terraform:
         environ = dict(os.environ if environ is None else environ)
         return cls(find_binary(environ), find_plugin_mirror(plugin_mirror, environ), environ)
 
-    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    def environment(self, extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
         env = dict(self.env)
         env["TF_IN_AUTOMATION"] = "1"
         env["TF_INPUT"] = "0"
@@ -71,7 +71,11 @@ class Terraform:
         config = env.get("TF_CLI_CONFIG_FILE")
         if config and not Path(config).expanduser().is_file():
             del env["TF_CLI_CONFIG_FILE"]
-        env.update(extra or {})
+        for key, value in (extra or {}).items():
+            if value is None:
+                env.pop(key, None)  # None removes a variable
+            else:
+                env[key] = value
         return env
 
     def argv(self, command: str, *args: str) -> list[str]:
@@ -85,7 +89,7 @@ class Terraform:
         command: str,
         *args: str,
         cwd: str | Path,
-        extra_env: Mapping[str, str] | None = None,
+        extra_env: Mapping[str, str | None] | None = None,
         on_line: Callable[[str], None] | None = None,
         check: bool = True,
         ok_codes: Sequence[int] = (0,),

@@ -1,0 +1,168 @@
+"""Running Terraform on a target: the exact argv and environment, workspaces, LocalStack checks."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import towergen
+from conftest import example
+from towergen.cli import EXIT_USAGE, app
+from towergen.emulator import OVERRIDE_FILE
+from towergen.errors import EmulatorError, TerraformError
+from towergen.run import argv_for, check_localstack, emulator_for, localstack_endpoint, services_needed, workspace
+from towergen.terraform import Terraform, find_binary
+
+SPOT = example("spot")
+
+
+def test_argv_for_each_command():
+    assert argv_for("init") == ["init", "-input=false", "-no-color"]
+    assert argv_for("plan") == ["plan", "-input=false", "-no-color", "-json", "-detailed-exitcode"]
+    assert argv_for("apply") == ["apply", "-input=false", "-no-color", "-json", "-auto-approve"]
+    assert argv_for("destroy") == ["apply", "-destroy", "-input=false", "-no-color", "-json", "-auto-approve"]
+
+
+def test_plugin_mirror_goes_to_init_only(tmp_path):
+    tf = Terraform("/bin/terraform", tmp_path, {})
+    assert tf.argv("init", "-input=false") == ["/bin/terraform", "init", "-input=false", f"-plugin-dir={tmp_path}"]
+    assert tf.argv("plan", "-json") == ["/bin/terraform", "plan", "-json"]
+    assert Terraform("/bin/terraform", None, {}).argv("init") == ["/bin/terraform", "init"]
+
+
+def test_environment_per_target(tmp_path):
+    user = {"PATH": "/usr/bin", "AWS_PROFILE": "prod", "AWS_ACCESS_KEY_ID": "AKIA", "TF_CLI_CONFIG_FILE": str(tmp_path / "missing")}
+    tf = Terraform("/bin/terraform", None, user)
+    with workspace(SPOT, "local") as ws:
+        env = tf.environment(ws.terraform_env())
+    assert env == {"PATH": "/usr/bin", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "AWS_EC2_METADATA_DISABLED": "true"}
+    out = tmp_path / "infra"
+    with workspace(SPOT, "aws", out=out) as ws:
+        env = tf.environment(ws.terraform_env())
+        assert ws.root == out / "spot-eu-west-1"
+    assert env == {"PATH": "/usr/bin", "AWS_PROFILE": "prod", "AWS_ACCESS_KEY_ID": "AKIA", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
+    (tmp_path / "rc").write_text("")
+    kept = Terraform("/bin/terraform", None, {"TF_CLI_CONFIG_FILE": str(tmp_path / "rc")}).environment()
+    assert kept["TF_CLI_CONFIG_FILE"] == str(tmp_path / "rc"), "the user's CLI configuration is honoured"
+
+
+def test_emulator_workspace_copies_only_generated_files(tmp_path):
+    out = tmp_path / "infra"
+    towergen.render([SPOT], out)
+    env_dir = out / "spot-eu-west-1"
+    (env_dir / "backend.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
+    (env_dir / "terraform.tfstate").write_text("{}")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with workspace(env_dir, "local") as ws:
+        assert ws.root != env_dir and ws.name == "spot-eu-west-1"
+        assert not (ws.root / "backend.tf").exists() and not (ws.root / "terraform.tfstate").exists()
+        assert (ws.root / "main.tf").read_bytes() == (env_dir / "main.tf").read_bytes()
+        assert (ws.root.parent / "modules" / "compute" / "main.tf").exists()
+        with emulator_for(ws) as endpoint:
+            assert endpoint.startswith("http://127.0.0.1:")
+            assert f'"{endpoint}"' in (ws.root / OVERRIDE_FILE).read_text()
+        scratch = ws.root.parent
+    assert not scratch.exists(), "the workspace is removed"
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before, "the output tree is untouched"
+
+
+def test_localstack_endpoint_and_state_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("LOCALSTACK_HOST", "ls.internal:4599")
+    assert localstack_endpoint() == "http://ls.internal:4599"
+    assert localstack_endpoint("http://other:1/") == "http://other:1"
+    monkeypatch.delenv("LOCALSTACK_HOST")
+    assert localstack_endpoint() == "http://localhost:4566"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with workspace(SPOT, "localstack", endpoint="http://127.0.0.1:4566") as ws:
+        assert ws.state_cache == tmp_path / "cache" / "towergen" / "localstack" / "127.0.0.1_4566" / "spot-eu-west-1"
+        (ws.root / "terraform.tfstate").write_text('{"serial": 7}')
+    assert (ws.state_cache / "terraform.tfstate").read_text() == '{"serial": 7}'
+    with workspace(SPOT, "localstack", endpoint="http://127.0.0.1:4566") as again:
+        assert (again.root / "terraform.tfstate").read_text() == '{"serial": 7}', "LocalStack state survives a run"
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    body: bytes = b""
+    code = 200
+
+    def do_GET(self):
+        self.send_response(self.code)
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def health_server():
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def test_localstack_community_is_refused_with_the_reason(health_server):
+    community = {"services": {s: "available" for s in ("s3", "iam", "sts", "ec2", "ssm")} | {"batch": "disabled"}}
+    _Health.code, _Health.body = 200, json.dumps(community).encode()
+    endpoint = f"http://127.0.0.1:{health_server.server_port}"
+    loaded = towergen.load(example("fsx"))
+    with pytest.raises(EmulatorError) as err:
+        check_localstack(endpoint, services_needed(loaded, "apply"))
+    message = str(err.value)
+    assert "does not provide batch, fsx" in message and "501" in message and "paid plan" in message
+    check_localstack(endpoint, services_needed(loaded, "plan"))  # a plan needs no Batch here
+    _Health.code, _Health.body = 404, b""
+    check_localstack(endpoint, ["batch"])  # not LocalStack: an emulator speaking the AWS protocol
+
+
+def test_localstack_not_running():
+    with pytest.raises(EmulatorError, match="no LocalStack answers at http://127.0.0.1:9"):
+        check_localstack("http://127.0.0.1:9", ["s3"])
+
+
+def test_finding_terraform(tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(TerraformError, match="install Terraform"):
+        find_binary({"PATH": str(empty)})
+    tofu = tmp_path / "bin" / "tofu"
+    tofu.parent.mkdir()
+    tofu.write_text("#!/bin/sh\n")
+    tofu.chmod(tofu.stat().st_mode | stat.S_IEXEC)
+    assert find_binary({"PATH": str(tofu.parent)}) == str(tofu)
+    assert find_binary({"PATH": str(empty), "TOWERGEN_TERRAFORM": str(tofu)}) == str(tofu)
+    with pytest.raises(TerraformError, match="TOWERGEN_TERRAFORM"):
+        find_binary({"PATH": str(empty), "TOWERGEN_TERRAFORM": str(tmp_path / "nope")})
+
+
+def test_bad_target_is_a_usage_error():
+    result = CliRunner().invoke(app, ["plan", str(SPOT), "--target", "gcp"], prog_name="towergen")
+    assert result.exit_code == EXIT_USAGE
+    assert "expected one of local, localstack, aws" in result.stderr
+    result = CliRunner().invoke(app, ["smoke", str(SPOT), "--target", "aws"], prog_name="towergen")
+    assert result.exit_code == EXIT_USAGE
+
+
+def test_missing_plugin_mirror(tmp_path):
+    result = CliRunner().invoke(app, ["plan", str(SPOT), "--plugin-mirror", str(tmp_path / "no")], prog_name="towergen")
+    assert result.exit_code == 1
+    assert "is not a folder" in result.stderr
+
+
+def test_no_terraform_gives_install_hint(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("TOWERGEN_TERRAFORM", raising=False)
+    result = CliRunner().invoke(app, ["plan", str(SPOT)], prog_name="towergen")
+    assert result.exit_code == 1
+    assert "neither terraform nor tofu is on PATH" in result.stderr and "developer.hashicorp.com" in result.stderr
+    assert os.environ["PATH"] == str(tmp_path)
+    assert Path(str(tmp_path)).exists()

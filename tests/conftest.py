@@ -79,3 +79,9 @@ def make_manual_prerequisites(endpoint: str, env) -> None:
             jobQueueName=queue, state="ENABLED", priority=1,
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
         )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Start the slow emulator tests first, so that pytest-xdist spreads them over the workers
+    instead of queueing them behind the quick ones."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("emulator") else 1)

@@ -25,7 +25,7 @@ def test_version():
     assert result.stdout == f"towergen {towergen.__version__}\n"
 
 
-@pytest.mark.parametrize("command", [[], ["render"], ["validate"], ["schema"]])
+@pytest.mark.parametrize("command", [[], ["render"], ["validate"], ["schema"], ["plan"], ["apply"], ["destroy"], ["smoke"]])
 def test_help_everywhere(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0

@@ -72,3 +72,32 @@ def test_manual_example_applies_on_existing_queues(tmp_path, monkeypatch):
                              aws_access_key_id="k", aws_secret_access_key="s")
         queues = {q["jobQueueName"] for q in batch.describe_job_queues()["jobQueues"]}
         assert {"tower-head", "tower-compute"} <= queues, "manual mode never touches the existing queues"
+
+
+def test_aws_target_applies_the_saved_plan(tmp_path):
+    """The aws target runs plain Terraform in the rendered folder. Here that folder carries a
+    provider override of its own (as a user's might) aimed at moto, so that the saved-plan
+    path runs for real: plan shows the diff and saves it, apply applies exactly that plan."""
+    from towergen import render
+    from towergen.emulator import write_override
+
+    loaded = load_file(example("manual"))
+    out = tmp_path / "infra"
+    render([example("manual")], out)
+    root = out / loaded.env.name
+    with MotoServer() as moto:
+        make_manual_prerequisites(moto.endpoint, loaded.env)
+        write_override(root, moto.endpoint)
+        lines: list[str] = []
+        planned = run(root, "plan", "aws", lines.append)
+        assert planned.exit_code == 2, "\n".join(lines)
+        text = "\n".join(lines)
+        assert "Terraform will perform the following actions" in text and "saved the plan to" in text
+        assert (root / ".terraform" / "towergen.tfplan").exists()
+        lines.clear()
+        applied = run(root, "apply", "aws", lines.append)
+        assert applied.exit_code == 0, "\n".join(lines)
+        assert any("applying the plan saved by towergen plan" in line for line in lines)
+        assert not (root / ".terraform" / "towergen.tfplan").exists()
+        assert run(root, "plan", "aws", lines.append).exit_code == 0
+        assert (root / "terraform.tfstate").exists(), "the aws target keeps its state in the user's folder"

@@ -183,3 +183,13 @@ def test_output_path_that_is_a_file(tmp_path):
 def test_all_examples_render_and_are_distinct(tmp_path):
     result = towergen.render(EXAMPLES, tmp_path / "out")
     assert len(result.environments) == len(EXAMPLES) == len(set(result.environments)) >= 5
+
+
+def test_output_that_does_not_parse_is_an_error():
+    from towergen.build import check_files
+
+    with pytest.raises(RenderError, match="x/main.tf does not parse as HCL"):
+        check_files({"x/main.tf": 'locals {\n  a = "unterminated\n}\n'})
+    with pytest.raises(RenderError, match="final newline"):
+        check_files({"x/nextflow.config": "workDir = 'x'"})
+    check_files({"x/main.tf": 'locals {\n  a = "fine"\n}\n'})

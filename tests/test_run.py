@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import stat
 import threading
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -43,6 +41,8 @@ def test_environment_per_target(tmp_path):
     with workspace(SPOT, "local") as ws:
         env = tf.environment(ws.terraform_env())
     assert env == {"PATH": "/usr/bin", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "AWS_EC2_METADATA_DISABLED": "true"}
+    with workspace(SPOT, "localstack", endpoint="http://127.0.0.1:4566") as ws:
+        assert tf.environment(ws.terraform_env()) == env, "localstack runs with the same environment as local"
     out = tmp_path / "infra"
     with workspace(SPOT, "aws", out=out) as ws:
         env = tf.environment(ws.terraform_env())
@@ -164,5 +164,19 @@ def test_no_terraform_gives_install_hint(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["plan", str(SPOT)], prog_name="towergen")
     assert result.exit_code == 1
     assert "neither terraform nor tofu is on PATH" in result.stderr and "developer.hashicorp.com" in result.stderr
-    assert os.environ["PATH"] == str(tmp_path)
-    assert Path(str(tmp_path)).exists()
+
+
+def test_destroy_on_the_embedded_emulator_is_refused():
+    result = CliRunner().invoke(app, ["destroy", str(SPOT)], prog_name="towergen")
+    assert result.exit_code == 1
+    assert "nothing to destroy on the embedded emulator" in result.stderr
+
+
+def test_aws_plan_is_saved_and_applied(tmp_path):
+    with workspace(SPOT, "aws", out=tmp_path / "infra") as ws:
+        plan_file = ws.plan_file
+        assert plan_file == tmp_path / "infra" / "spot-eu-west-1" / ".terraform" / "towergen.tfplan"
+    assert argv_for("plan", plan_file=plan_file)[-1] == f"-out={plan_file}"
+    assert argv_for("apply", plan_file=plan_file) == ["apply", "-input=false", "-no-color", "-json", str(plan_file)]
+    with workspace(SPOT, "local") as ws:
+        assert ws.plan_file is None, "emulator runs keep no plan"

@@ -133,7 +133,7 @@ def check_files(files: dict[str, str]) -> None:
     for path, text in sorted(files.items()):
         if path.endswith(".tf"):
             try:
-                hcl2.loads(text)
+                hcl2.parses_to_tree(text)  # the syntax check; python-hcl2's dict form is not needed
             except Exception as exc:  # python-hcl2 raises lark errors of many kinds
                 raise RenderError(f"{path} does not parse as HCL: {str(exc).splitlines()[0]}") from exc
         elif path.endswith(".json"):

@@ -108,7 +108,8 @@ def _reject_dot_segments(value: str) -> str:
 # Mount paths that would hide part of the operating system (or the AWS CLI towergen installs).
 SYSTEM_PATHS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
                 "/home/ec2-user/miniconda")
-SYSTEM_DIRS = ("/home", "/mnt", "/opt", "/root", "/srv", "/tmp", "/var", "/var/lib", "/home/ec2-user")
+SYSTEM_DIRS = ("/home", "/mnt", "/opt", "/root", "/srv", "/tmp", "/var", "/var/lib", "/home/ec2-user",
+               "/var/lib/docker")  # Docker runs while user-data mounts: its folder cannot be swapped
 
 
 def _check_mount_path(value: str) -> str:
@@ -198,8 +199,8 @@ TagValue = Annotated[str, AfterValidator(_check_tag_value)]
 
 
 def _check_tags(value: dict[str, str]) -> dict[str, str]:
-    if len(value) > 50:
-        raise expected("at most 50 tags (the AWS limit per resource)")
+    if len(value) > 49:
+        raise expected("at most 49 tags (AWS allows 50 per resource; towergen adds a Name tag to some)")
     return value
 
 

@@ -18,12 +18,15 @@ changes what towergen renders; it only makes the rehearsal faithful. Each patch 
    destroy hangs. moto still deletes it, then answers FileSystemNotFound, the answer the
    provider takes as "already gone" (AWS answers DELETING and the file system disappears a few
    minutes later).
+6. Batch compute environments without a service role: AWS then uses (and, the first time,
+   creates) the AWSServiceRoleForBatch service-linked role; moto insists on a service role.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from typing import Any
 
 _APPLIED = False
@@ -37,6 +40,7 @@ def apply() -> None:
     _patch_launch_templates()
     _patch_job_queues()
     _patch_security_group_rules()
+    _patch_batch_service_linked_role()
     _APPLIED = True
 
 
@@ -128,3 +132,33 @@ def _patch_security_group_rules() -> None:
         return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
 
     SecurityGroupRule.description = property(description)
+
+
+def _patch_batch_service_linked_role() -> None:
+    from moto.batch.models import BatchBackend
+
+    original = BatchBackend.create_compute_environment
+    lock = threading.Lock()  # Terraform creates compute environments in parallel
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+
+    def service_linked_role(iam: Any) -> str:
+        with lock:
+            for role in iam.roles.values():
+                if role.name == "AWSServiceRoleForBatch":
+                    return role.arn
+            return iam.create_role(
+                "AWSServiceRoleForBatch", json.dumps(trust), "/aws-service-role/batch.amazonaws.com/",
+                permissions_boundary=None, description="", tags=[], max_session_duration="3600",
+                linked_service="batch.amazonaws.com",
+            ).arn
+
+    def create_compute_environment(self: Any, compute_environment_name: str, _type: str, state: str,
+                                   compute_resources: Any, service_role: str, tags: Any = None) -> Any:
+        if not service_role:
+            service_role = service_linked_role(self.iam_backend)
+        return original(self, compute_environment_name, _type, state, compute_resources, service_role, tags)
+
+    BatchBackend.create_compute_environment = create_compute_environment

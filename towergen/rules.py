@@ -110,6 +110,8 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
             warn("mode compute.min_cpus compute.max_cpus", ("compute", "min_cpus"), f"min_cpus is {c.min_cpus}: instances stay running (and cost money) even with no pipeline to run")
         if not spot and src.has("compute", "cost_percentage"):
             error("mode compute.provisioning compute.cost_percentage", ("compute", "cost_percentage"), "expected no cost_percentage with provisioning: on-demand (it caps spot prices), found one")
+        if c.allocation_strategy == "BEST_FIT":
+            warn("mode compute.allocation_strategy", ("compute", "allocation_strategy"), "BEST_FIT compute environments cannot be updated in place: any later change replaces them (BEST_FIT_PROGRESSIVE can be updated)")
         if not spot and c.allocation_strategy and c.allocation_strategy.startswith("SPOT_"):
             error("mode compute.provisioning compute.allocation_strategy", ("compute", "allocation_strategy"), f"expected BEST_FIT or BEST_FIT_PROGRESSIVE with provisioning: on-demand, found {describe(c.allocation_strategy)}")
         if not spot and src.has("compute", "head_queue"):
@@ -119,6 +121,8 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
             error("mode compute.ebs_autoscale", ("compute", "ebs_autoscale", "initial_size_gib"), f"expected at most max_size_gib ({auto.max_size_gib}), found {auto.initial_size_gib}")
         if auto.enabled and c.fusion and (_under(auto.mount_path, FUSION_ROOT) or _under(FUSION_ROOT, auto.mount_path)):
             error("mode compute.ebs_autoscale compute.fusion", ("compute", "ebs_autoscale", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(auto.mount_path)}")
+        if c.fusion and env.work_on_fsx:
+            error("mode compute.fusion work_dir", ("compute", "fusion"), "expected an s3:// work_dir with fusion: true (Fusion is a file system over S3), found an FSx work_dir")
         if c.gpu and c.ami_id is None and all(t.startswith(("optimal", "default_")) for t in c.instance_types):
             warn("mode compute.gpu compute.ami_id compute.instance_types", ("compute", "instance_types"), "gpu is true but instance_types has no GPU family: 'optimal' never picks GPU instances (list e.g. g5, g6 or p4d)")
     return errors, warnings

@@ -53,6 +53,12 @@ class Workspace:
     env: Loaded | None = None  # the environment file, when the run started from one
     state_cache: Path | None = None  # localstack: where the state lives between runs
 
+    @property
+    def plan_file(self) -> Path | None:
+        """Where ``towergen plan`` saves an AWS plan for ``towergen apply`` (inside .terraform/,
+        which is never committed: a plan holds the values it will set)."""
+        return self.root / ".terraform" / "towergen.tfplan" if self.target == "aws" else None
+
     def terraform_env(self) -> dict[str, str | None]:
         """Changes to the environment Terraform runs with on this target (None: removed)."""
         if self.target == "aws":
@@ -60,13 +66,17 @@ class Workspace:
         return {**{k: None for k in EMULATOR_ENV_REMOVE}, "AWS_EC2_METADATA_DISABLED": "true"}
 
 
-def argv_for(command: str, *, detailed: bool = True) -> list[str]:
-    """Terraform's arguments for one towergen command (after ``terraform``)."""
+def argv_for(command: str, *, detailed: bool = True, plan_file: Path | None = None) -> list[str]:
+    """Terraform's arguments for one towergen command (after ``terraform``). On AWS, ``plan``
+    saves the plan to ``plan_file`` and ``apply`` applies exactly that saved plan."""
     if command == "init":
         return ["init", "-input=false", "-no-color"]
     if command == "plan":
-        return ["plan", "-input=false", "-no-color", "-json"] + (["-detailed-exitcode"] if detailed else [])
+        out = [f"-out={plan_file}"] if plan_file else []
+        return ["plan", "-input=false", "-no-color", "-json"] + (["-detailed-exitcode"] if detailed else []) + out
     if command == "apply":
+        if plan_file:
+            return ["apply", "-input=false", "-no-color", "-json", str(plan_file)]
         return ["apply", "-input=false", "-no-color", "-json", "-auto-approve"]
     if command == "destroy":
         return ["apply", "-destroy", "-input=false", "-no-color", "-json", "-auto-approve"]
@@ -159,8 +169,8 @@ LOCALSTACK_PAID = {"batch", "ecs", "fsx"}
 
 def services_needed(loaded: Loaded | None, command: str) -> list[str]:
     """The AWS services a command touches for this environment."""
-    if loaded is None:
-        return list(SERVICES)
+    if loaded is None:  # a rendered folder: what any environment may use
+        return ["ec2", "s3", "ssm", "sts"] if command == "plan" else list(SERVICES)
     env = loaded.env
     needed = {"sts", "iam", "s3"}
     if env.mode == "manual":
@@ -298,13 +308,24 @@ def terraform_command(tf: Terraform, ws: Workspace, command: str, echo: Echo) ->
     outcome = Outcome(command, 1, 0.0)
     progress = JsonProgress(echo, outcome)
     started = time.monotonic()
-    argv = argv_for(command)
+    plan_file = ws.plan_file if command == "plan" or (command == "apply" and ws.plan_file and ws.plan_file.exists()) else None
+    if command == "apply" and plan_file:
+        echo(f"  applying the plan saved by towergen plan ({plan_file}); Terraform refuses it if it is stale")
+    argv = argv_for(command, plan_file=plan_file)
     result = tf.run(argv[0], *argv[1:], cwd=ws.root, extra_env=ws.terraform_env(), on_line=progress, check=False)
     outcome.seconds = time.monotonic() - started
     outcome.exit_code = result.returncode
     ok = (0, 2) if command == "plan" else (0,)
     if result.returncode not in ok and not outcome.diagnostics:
         outcome.diagnostics.append(result.stdout.strip() or f"terraform exited {result.returncode}")
+    if plan_file and command == "plan" and result.returncode == 2:
+        # the reviewable diff, as Terraform prints it
+        shown = tf.run("show", "-no-color", str(plan_file), cwd=ws.root, extra_env=ws.terraform_env(), check=False)
+        for line in shown.stdout.rstrip().splitlines():
+            echo(line)
+        echo(f"  saved the plan to {plan_file}: towergen apply --target aws applies exactly this plan")
+    if plan_file and command == "apply":
+        plan_file.unlink(missing_ok=True)
     return outcome
 
 
@@ -342,6 +363,12 @@ def run(source: str | Path, command: str, target: str, echo: Echo, *, out: str |
     """``towergen plan|apply|destroy``: prepare, init, run; report through ``echo``."""
     if command not in COMMANDS:
         raise ValueError(command)
+    if command == "destroy" and target == "local":
+        raise TowergenError(
+            "nothing to destroy on the embedded emulator: it starts empty for every run and its state "
+            "goes with it (towergen smoke applies and destroys in one run; --target localstack or aws "
+            "keep state between runs)"
+        )
     tf = Terraform.discover(plugin_mirror)
     with workspace(source, target, out=out, endpoint=endpoint) as ws:
         if target == "localstack":
@@ -350,7 +377,7 @@ def run(source: str | Path, command: str, target: str, echo: Echo, *, out: str |
             echo(f"towergen {command}: {ws.name} on {describe_target(ws)}")
             terraform_init(tf, ws, echo)
             outcome = terraform_command(tf, ws, command, echo)
-        if target == "local" and command != "plan":
+        if target == "local" and command == "apply":
             echo("  (the embedded emulator and its state are gone: towergen smoke runs apply, checks and destroy in one go)")
     _summarise(outcome, echo)
     return outcome

@@ -100,7 +100,12 @@ def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -
     if forge:
         spot = env.compute.provisioning == "spot"
         queues = {q["jobQueueName"]: q for q in batch.describe_job_queues(jobQueues=[f"{name}-head", f"{name}-work"])["jobQueues"]}
-        ces = {c["computeEnvironmentName"]: c for c in batch.describe_compute_environments()["computeEnvironments"]}
+        # compute environments are named NAME-work-<suffix> and NAME-head-<suffix>
+        ces = {}
+        for c in batch.describe_compute_environments()["computeEnvironments"]:
+            for role in ("work", "head"):
+                if c["computeEnvironmentName"].startswith(f"{name}-{role}-"):
+                    ces[f"{name}-{role}"] = c
         expected_head_ce = f"{name}-head" if spot else f"{name}-work"
         for queue, ce in ((f"{name}-head", expected_head_ce), (f"{name}-work", f"{name}-work")):
             q = queues.get(queue)
@@ -118,6 +123,7 @@ def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -
         if checks.expect(f"compute environment {name}-work exists", work is not None):
             res = work["computeResources"]
             checks.expect(f"{name}-work is ENABLED", work["state"] == "ENABLED", work["state"])
+            checks.expect(f"{name}-work uses Batch's service-linked role", work.get("serviceRole", "").endswith("/AWSServiceRoleForBatch"), work.get("serviceRole"))
             checks.expect(f"{name}-work is {'SPOT' if spot else 'EC2'}", res["type"] == ("SPOT" if spot else "EC2"), res["type"])
             checks.expect(f"{name}-work has {env.compute.max_cpus} max vCPUs", res["maxvCpus"] == env.compute.max_cpus, res["maxvCpus"])
             checks.expect(f"{name}-work has min vCPUs {env.compute.min_cpus}", res.get("minvCpus", 0) == env.compute.min_cpus, res.get("minvCpus"))
@@ -173,7 +179,7 @@ def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -
             checks.expect(f"{user} has an access key", len(keys) == 1, len(keys))
     if forge:
         roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
-        wanted = [f"{name}-batch-service", f"{name}-instance"] + ([f"{name}-spot-fleet"] if env.compute.provisioning == "spot" else [])
+        wanted = [f"{name}-instance"] + ([f"{name}-spot-fleet"] if env.compute.provisioning == "spot" else [])
         for role in wanted:
             checks.expect(f"IAM role {role} exists", role in roles)
         profiles = {p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]}

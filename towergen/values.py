@@ -16,7 +16,8 @@ from .model import Environment
 # Facts of the platform's Batch Forge (../shared/spec/forge-facts.md) that towergen repeats.
 AWS_CLI_PATH = "/home/ec2-user/miniconda/bin/aws"
 EBS_AUTOSCALE_VERSION = "2.4.7"
-FUSION_CACHE_PATH = "/scratch/fusion"
+FUSION_CACHE_DIR = "fusion"  # under the scratch volume (EBS autoscale's mount, else /scratch)
+SPOT_ATTEMPTS = 5  # Nextflow retries a task reclaimed by spot this many times (its default is 0)
 UNSCHEDULABLE_JOB_TIMEOUT_SECONDS = 4 * 3600
 USER_DATA_FILE = "user-data.tftpl"
 
@@ -70,6 +71,12 @@ def _bucket(url: str) -> str:
     return url[len("s3://") :].split("/", 1)[0]
 
 
+def fusion_cache_path(env: Environment) -> str:
+    """Fusion's cache: on NVMe instance storage when there is some, else on the scratch volume."""
+    auto = env.compute.ebs_autoscale
+    return f"{auto.mount_path if auto.enabled else '/scratch'}/{FUSION_CACHE_DIR}"
+
+
 def work_prefix(work_dir: str) -> str:
     """The key prefix of an s3:// work_dir, with a trailing '/' ("" for the bucket root)."""
     rest = work_dir[len("s3://") :]
@@ -121,6 +128,9 @@ def compute_values(env: Environment, source_name: str) -> Values:
         "create_spot_fleet_role": hcl(spot),
         "ebs_autoscale": hcl(autoscale),
         "fsx": hcl(fsx_create),
+        # forge policy: scoped to this environment's exact queues and compute environments
+        "scoped": forge and (env.credentials.policy or "forge") == "forge",
+        "job_queue_names": hcl([names.head_queue, names.work_queue]),
     }
 
     storage = env.storage
@@ -186,6 +196,12 @@ def compute_values(env: Environment, source_name: str) -> Values:
             "user_data_file": Hcl('"${path.module}/' + USER_DATA_FILE + '"'),
             "user_data_vars": user_data_vars,
             "unschedulable_job_timeout_seconds": hcl(UNSCHEDULABLE_JOB_TIMEOUT_SECONDS),
+            # instances join the file system's security group, whose rules admit its own members
+            "security_group_ids": (
+                Hcl(f"concat({hcl_ref('module.network.security_group_ids')}, [{hcl_ref('module.fsx.security_group_id')}])")
+                if fsx_create
+                else hcl_ref("module.network.security_group_ids")
+            ),
         }
         protected = []
         if not c.dispose:
@@ -210,9 +226,9 @@ def compute_values(env: Environment, source_name: str) -> Values:
     if fsx is not None:
         volumes.append(fsx.mount_path)
     if fusion:
-        volumes.append(f"{FUSION_CACHE_PATH}:/tmp")
+        volumes.append(f"{fusion_cache_path(env)}:/tmp")
         scratch = False
-    elif autoscale and c.ebs_autoscale.mount_path != "/var/lib/docker":
+    elif autoscale:
         volumes.append(c.ebs_autoscale.mount_path)
         scratch = c.ebs_autoscale.mount_path
     cli_path = None if fusion else AWS_CLI_PATH
@@ -225,12 +241,16 @@ def compute_values(env: Environment, source_name: str) -> Values:
         "scratch": groovy(scratch) if scratch is not None else None,
         "cli_path": groovy(cli_path) if cli_path else None,
         "volumes": groovy(volumes) if volumes else None,
+        "max_spot_attempts": groovy(SPOT_ATTEMPTS) if spot else None,
+        "batch_block": bool(cli_path or volumes or spot),
         "storage_encryption": encrypted,
         "fusion": fusion,
     }
     extra_config = []
     if volumes:
         extra_config.append(f"aws.batch.volumes = {groovy(volumes)}")
+    if spot:
+        extra_config.append(f"aws.batch.maxSpotAttempts = {SPOT_ATTEMPTS}")
     if isinstance(scratch, str):
         extra_config.append(f"process.scratch = {groovy(scratch)}")
     platform: dict[str, Any] = {
@@ -278,7 +298,7 @@ def _userdata_values(env: Environment, fsx_create: bool, fusion: bool, autoscale
             )
         )
     if fusion:
-        parts.append(("30-fusion.sh", "fusion.sh.j2", {"cache_path": sh_tpl(FUSION_CACHE_PATH)}))
+        parts.append(("30-fusion.sh", "fusion.sh.j2", {"cache_path": sh_tpl(fusion_cache_path(env))}))
     else:
         parts.append(("30-aws-cli.sh", "aws-cli.sh.j2", {"prefix": sh_tpl(AWS_CLI_PATH.rsplit("/bin/", 1)[0])}))
     if fsx is not None:

@@ -28,6 +28,11 @@ output "head_compute_environment_arn" {
   value       = local.head_compute_environment_arn
 }
 
+output "compute_environment_arns" {
+  description = "ARNs of every compute environment of the environment (work first)."
+  value       = concat([aws_batch_compute_environment.work.arn], aws_batch_compute_environment.head[*].arn)
+}
+
 output "launch_template_id" {
   description = "ID of the launch template."
   value       = aws_launch_template.this.id

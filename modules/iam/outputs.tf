@@ -30,7 +30,7 @@ output "instance_policy_json" {
 }
 
 output "batch_service_role_arn" {
-  description = "ARN of the Batch service role, or null."
+  description = "ARN of the Batch service role, or null (Batch's service-linked role)."
   value       = one(aws_iam_role.batch_service[*].arn)
 }
 

@@ -36,15 +36,33 @@ variable "buckets" {
 }
 
 variable "create_compute_roles" {
-  description = "Create the Batch service role and the ECS instance role and profile."
+  description = "Create the ECS instance role and profile (and the other roles asked for below)."
   type        = bool
   default     = true
+}
+
+variable "create_batch_service_role" {
+  description = "Create a Batch service role; without one Batch uses its service-linked role, which it needs to update compute environments in place."
+  type        = bool
+  default     = false
 }
 
 variable "create_spot_fleet_role" {
   description = "Create the spot fleet role (spot compute environments)."
   type        = bool
   default     = false
+}
+
+variable "job_queue_names" {
+  description = "The environment's job queues: the forge policy may use and manage exactly these (empty: submit to any queue)."
+  type        = list(string)
+  default     = []
+}
+
+variable "compute_environment_arns" {
+  description = "The environment's compute environments: the forge policy may update and delete exactly these."
+  type        = list(string)
+  default     = []
 }
 
 variable "ebs_autoscale" {

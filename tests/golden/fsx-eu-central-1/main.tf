@@ -31,6 +31,10 @@ module "iam" {
   create_spot_fleet_role = true
   ebs_autoscale          = false
   fsx                    = true
+
+  # the forge policy names exactly this environment's queues and compute environments
+  job_queue_names          = ["fsx-eu-central-1-head", "fsx-eu-central-1-work"]
+  compute_environment_arns = module.compute.compute_environment_arns
 }
 
 module "fsx" {
@@ -62,10 +66,9 @@ module "compute" {
   user_data           = templatefile("${path.module}/user-data.tftpl", { fsx_dns_name = module.fsx.dns_name, fsx_mount_name = module.fsx.mount_name })
 
   instance_profile_arn = module.iam.instance_profile_arn
-  service_role_arn     = module.iam.batch_service_role_arn
   spot_fleet_role_arn  = module.iam.spot_fleet_role_arn
   subnet_ids           = module.network.subnet_ids
-  security_group_ids   = module.network.security_group_ids
+  security_group_ids   = concat(module.network.security_group_ids, [module.fsx.security_group_id])
   instance_tags        = local.tags
 
   unschedulable_job_timeout_seconds = 14400

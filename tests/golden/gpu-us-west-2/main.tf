@@ -34,6 +34,10 @@ module "iam" {
   create_spot_fleet_role = false
   ebs_autoscale          = true
   fsx                    = false
+
+  # the forge policy names exactly this environment's queues and compute environments
+  job_queue_names          = ["gpu-us-west-2-head", "gpu-us-west-2-work"]
+  compute_environment_arns = module.compute.compute_environment_arns
 }
 
 module "storage" {
@@ -63,7 +67,6 @@ module "compute" {
   user_data           = templatefile("${path.module}/user-data.tftpl", {})
 
   instance_profile_arn = module.iam.instance_profile_arn
-  service_role_arn     = module.iam.batch_service_role_arn
   subnet_ids           = module.network.subnet_ids
   security_group_ids   = module.network.security_group_ids
   instance_tags        = local.tags

@@ -33,6 +33,10 @@ module "iam" {
   create_spot_fleet_role = true
   ebs_autoscale          = true
   fsx                    = false
+
+  # the forge policy names exactly this environment's queues and compute environments
+  job_queue_names          = ["spot-eu-west-1-head", "spot-eu-west-1-work"]
+  compute_environment_arns = module.compute.compute_environment_arns
 }
 
 module "storage" {
@@ -64,7 +68,6 @@ module "compute" {
   user_data           = templatefile("${path.module}/user-data.tftpl", {})
 
   instance_profile_arn = module.iam.instance_profile_arn
-  service_role_arn     = module.iam.batch_service_role_arn
   spot_fleet_role_arn  = module.iam.spot_fleet_role_arn
   subnet_ids           = module.network.subnet_ids
   security_group_ids   = module.network.security_group_ids

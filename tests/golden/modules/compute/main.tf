@@ -58,11 +58,14 @@ resource "aws_launch_template" "this" {
   }
 }
 
+# Compute environments are named from a prefix and replaced create-before-destroy: a change
+# Batch cannot make in place (provisioning type, spot fleet role) then builds the new one,
+# moves the queue to it and deletes the old one, instead of failing on the name or the queue.
 resource "aws_batch_compute_environment" "work" {
-  compute_environment_name = "${var.name}-work"
-  type                     = "MANAGED"
-  state                    = "ENABLED"
-  service_role             = var.service_role_arn
+  compute_environment_name_prefix = "${var.name}-work-"
+  type                            = "MANAGED"
+  state                           = "ENABLED"
+  service_role                    = var.service_role_arn
 
   compute_resources {
     type                = var.provisioning
@@ -88,6 +91,7 @@ resource "aws_batch_compute_environment" "work" {
   }
 
   lifecycle {
+    create_before_destroy = true
     # Batch moves desired vCPUs with the load; it is not configuration.
     ignore_changes = [compute_resources[0].desired_vcpus]
   }
@@ -98,10 +102,10 @@ resource "aws_batch_compute_environment" "work" {
 resource "aws_batch_compute_environment" "head" {
   count = local.head_compute ? 1 : 0
 
-  compute_environment_name = "${var.name}-head"
-  type                     = "MANAGED"
-  state                    = "ENABLED"
-  service_role             = var.service_role_arn
+  compute_environment_name_prefix = "${var.name}-head-"
+  type                            = "MANAGED"
+  state                           = "ENABLED"
+  service_role                    = var.service_role_arn
 
   compute_resources {
     type                = "EC2"
@@ -125,7 +129,8 @@ resource "aws_batch_compute_environment" "head" {
   }
 
   lifecycle {
-    ignore_changes = [compute_resources[0].desired_vcpus]
+    create_before_destroy = true
+    ignore_changes        = [compute_resources[0].desired_vcpus]
   }
 }
 

@@ -78,8 +78,9 @@ variable "instance_profile_arn" {
 }
 
 variable "service_role_arn" {
-  description = "ARN of the Batch service role."
+  description = "ARN of a Batch service role; null: the AWSServiceRoleForBatch service-linked role, which Batch needs to update a compute environment in place (launch template, AMI, instance types, subnets)."
   type        = string
+  default     = null
 }
 
 variable "spot_fleet_role_arn" {

@@ -50,6 +50,10 @@ resource "aws_fsx_lustre_file_system" "this" {
   }
 
   lifecycle {
+    # A Lustre file system cannot move to another subnet: a new subnet (say, a new default
+    # subnet sorting first) must not replace it and lose its data. Replace it on purpose.
+    ignore_changes = [subnet_ids]
+
     precondition {
       condition = (
         startswith(var.deployment_type, "SCRATCH_") ? var.per_unit_storage_throughput == null :

@@ -9,7 +9,7 @@ variable "vpc_id" {
 }
 
 variable "subnet_id" {
-  description = "Subnet of the file system."
+  description = "Subnet of the file system (only used when it is created: a file system never moves)."
   type        = string
 }
 

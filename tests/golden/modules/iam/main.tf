@@ -19,12 +19,13 @@ locals {
   managed_arn = "arn:${local.partition}:iam::aws:policy"
   user_name   = coalesce(var.user_name, var.name)
 
-  # The only AWS managed policies the roles of a Batch environment need.
-  role_policies = [
-    "${local.managed_arn}/service-role/AWSBatchServiceRole",
-    "${local.managed_arn}/service-role/AmazonEC2ContainerServiceforEC2Role",
-    "${local.managed_arn}/service-role/AmazonEC2SpotFleetTaggingRole",
-  ]
+  queue_arns       = [for q in var.job_queue_names : "${local.batch_arn}:job-queue/${q}"]
+  environment_arns = concat(local.queue_arns, var.compute_environment_arns)
+  role_arns = concat(
+    aws_iam_role.batch_service[*].arn,
+    aws_iam_role.instance[*].arn,
+    aws_iam_role.spot_fleet[*].arn,
+  )
 
   # Manual mode (platform "Launch" user): the three AWS managed read-only policies.
   launch_managed_policies = var.create_user && var.user_policy == "launch" ? toset([
@@ -67,6 +68,10 @@ data "aws_iam_policy_document" "buckets" {
 
 # --- the platform user ---------------------------------------------------------------------------
 
+# What the platform needs to run pipelines on this environment and to look after it the way
+# Batch Forge does (enable, disable, update or dispose of its queues and compute
+# environments). Terraform creates every resource, so the policy creates nothing, writes no
+# IAM and names exact resources: no "NAME-*" wildcard that another environment could match.
 data "aws_iam_policy_document" "forge" {
   source_policy_documents = [data.aws_iam_policy_document.buckets.json]
 
@@ -76,69 +81,42 @@ data "aws_iam_policy_document" "forge" {
     resources = ["arn:${local.partition}:ssm:*::parameter/aws/service/ecs/*"]
   }
 
-  statement {
-    sid = "RolesAndProfiles"
-    actions = [
-      "iam:AddRoleToInstanceProfile",
-      "iam:CreateInstanceProfile",
-      "iam:CreateRole",
-      "iam:DeleteInstanceProfile",
-      "iam:DeleteRole",
-      "iam:DeleteRolePolicy",
-      "iam:GetRole",
-      "iam:ListAttachedRolePolicies",
-      "iam:ListRolePolicies",
-      "iam:PutRolePolicy",
-      "iam:RemoveRoleFromInstanceProfile",
-      "iam:TagInstanceProfile",
-      "iam:TagRole",
-    ]
-    resources = [
-      "${local.iam_arn}:role/${var.name}-*",
-      "${local.iam_arn}:instance-profile/${var.name}-*",
-    ]
-  }
-
-  # Only the managed policies a Batch environment's roles use may be attached: attaching any
-  # policy to a role the user can pass to EC2 would be a way to any permission in the account.
-  statement {
-    sid       = "AttachBatchPolicies"
-    actions   = ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
-    resources = ["${local.iam_arn}:role/${var.name}-*"]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "iam:PolicyARN"
-      values   = local.role_policies
+  dynamic "statement" {
+    for_each = length(local.role_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadRoles"
+      actions   = ["iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"]
+      resources = local.role_arns
     }
   }
 
-  statement {
-    sid       = "PassRoles"
-    actions   = ["iam:PassRole"]
-    resources = ["${local.iam_arn}:role/${var.name}-*"]
+  dynamic "statement" {
+    for_each = length(local.role_arns) > 0 ? [1] : []
+    content {
+      sid       = "PassRoles"
+      actions   = ["iam:PassRole"]
+      resources = local.role_arns
 
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PassedToService"
-      values   = ["batch.amazonaws.com", "ec2.amazonaws.com", "spotfleet.amazonaws.com"]
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["batch.amazonaws.com", "ec2.amazonaws.com", "spotfleet.amazonaws.com"]
+      }
     }
   }
 
-  statement {
-    sid = "BatchEnvironment"
-    actions = [
-      "batch:CreateComputeEnvironment",
-      "batch:CreateJobQueue",
-      "batch:DeleteComputeEnvironment",
-      "batch:DeleteJobQueue",
-      "batch:UpdateComputeEnvironment",
-      "batch:UpdateJobQueue",
-    ]
-    resources = [
-      "${local.batch_arn}:compute-environment/${var.name}-*",
-      "${local.batch_arn}:job-queue/${var.name}-*",
-    ]
+  dynamic "statement" {
+    for_each = length(local.environment_arns) > 0 ? [1] : []
+    content {
+      sid = "BatchEnvironment"
+      actions = [
+        "batch:DeleteComputeEnvironment",
+        "batch:DeleteJobQueue",
+        "batch:UpdateComputeEnvironment",
+        "batch:UpdateJobQueue",
+      ]
+      resources = local.environment_arns
+    }
   }
 
   statement {
@@ -150,11 +128,10 @@ data "aws_iam_policy_document" "forge" {
       "batch:TagResource",
       "batch:TerminateJob",
     ]
-    resources = [
-      "${local.batch_arn}:job-definition/*",
-      "${local.batch_arn}:job-queue/${var.name}-*",
-      "${local.batch_arn}:job/*",
-    ]
+    resources = concat(
+      ["${local.batch_arn}:job-definition/*", "${local.batch_arn}:job/*"],
+      length(local.queue_arns) > 0 ? local.queue_arns : ["${local.batch_arn}:job-queue/*"],
+    )
   }
 
   statement {
@@ -170,17 +147,6 @@ data "aws_iam_policy_document" "forge" {
   }
 
   statement {
-    sid = "LaunchTemplates"
-    actions = [
-      "ec2:CreateLaunchTemplate",
-      "ec2:DeleteLaunchTemplate",
-      "ec2:DescribeLaunchTemplates",
-      "ec2:DescribeLaunchTemplateVersions",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
     sid = "Ec2Read"
     actions = [
       "ec2:DescribeAccountAttributes",
@@ -191,6 +157,8 @@ data "aws_iam_policy_document" "forge" {
       "ec2:DescribeInstanceTypes",
       "ec2:DescribeInstances",
       "ec2:DescribeKeyPairs",
+      "ec2:DescribeLaunchTemplateVersions",
+      "ec2:DescribeLaunchTemplates",
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeSubnets",
       "ec2:DescribeVpcs",
@@ -204,13 +172,8 @@ data "aws_iam_policy_document" "forge" {
   dynamic "statement" {
     for_each = var.fsx ? [1] : []
     content {
-      sid = "FileSystems"
-      actions = [
-        "fsx:CreateFileSystem",
-        "fsx:DeleteFileSystem",
-        "fsx:DescribeFileSystems",
-        "fsx:TagResource",
-      ]
+      sid       = "FileSystems"
+      actions   = ["fsx:DescribeFileSystems"]
       resources = ["*"]
     }
   }
@@ -327,17 +290,17 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "batch_service" {
-  count = var.create_compute_roles ? 1 : 0
+  count = var.create_compute_roles && var.create_batch_service_role ? 1 : 0
 
   name               = "${var.name}-batch-service"
   assume_role_policy = data.aws_iam_policy_document.assume["batch"].json
 }
 
 resource "aws_iam_role_policy_attachment" "batch_service" {
-  count = var.create_compute_roles ? 1 : 0
+  count = var.create_compute_roles && var.create_batch_service_role ? 1 : 0
 
   role       = aws_iam_role.batch_service[0].name
-  policy_arn = local.role_policies[0]
+  policy_arn = "${local.managed_arn}/service-role/AWSBatchServiceRole"
 }
 
 resource "aws_iam_role" "instance" {
@@ -351,7 +314,7 @@ resource "aws_iam_role_policy_attachment" "instance" {
   count = var.create_compute_roles ? 1 : 0
 
   role       = aws_iam_role.instance[0].name
-  policy_arn = local.role_policies[1]
+  policy_arn = "${local.managed_arn}/service-role/AmazonEC2ContainerServiceforEC2Role"
 }
 
 data "aws_iam_policy_document" "instance" {
@@ -410,5 +373,5 @@ resource "aws_iam_role_policy_attachment" "spot_fleet" {
   count = var.create_spot_fleet_role ? 1 : 0
 
   role       = aws_iam_role.spot_fleet[0].name
-  policy_arn = local.role_policies[2]
+  policy_arn = "${local.managed_arn}/service-role/AmazonEC2SpotFleetTaggingRole"
 }

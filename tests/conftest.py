@@ -82,6 +82,6 @@ def make_manual_prerequisites(endpoint: str, env) -> None:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Start the slow emulator tests first, so that pytest-xdist spreads them over the workers
-    instead of queueing them behind the quick ones."""
+    """Start the slow emulator tests first; with --dist worksteal (pyproject.toml) idle workers
+    take them over, so that they run side by side instead of queueing behind each other."""
     items.sort(key=lambda item: 0 if item.get_closest_marker("emulator") else 1)

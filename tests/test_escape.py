@@ -25,7 +25,9 @@ from towergen.escape import (
     hcl_string,
     hcl_unquote,
     sh,
+    sh_tpl,
     tftpl_escape,
+    tpl_var,
 )
 
 # Fragments that matter to HCL, templates and shells, mixed with arbitrary text.
@@ -102,6 +104,11 @@ def test_other_languages():
     assert tftpl_escape("${a} %{b} $c") == "$${a} %%{b} $c"
     with pytest.raises(ValueError):
         tftpl_escape("carriage\rreturn")
+    # a shell word in the user-data template: quoted for the shell, then for templatefile
+    assert sh_tpl("/a b/${x}") == "'/a b/$${x}'"
+    assert tpl_var("fsx_dns_name") == '"${fsx_dns_name}"'
+    with pytest.raises(ValueError):
+        tpl_var("not a name")
 
 
 @settings(max_examples=200)

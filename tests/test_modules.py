@@ -21,10 +21,10 @@ def _unquote(value: str) -> str:
 @pytest.mark.parametrize("module", MODULES)
 def test_module_is_complete_and_documented(module):
     folder = ROOT / "modules" / module
-    assert MODULE_FILES <= {p.name for p in folder.iterdir()}
+    assert {p.name for p in folder.iterdir()} >= MODULE_FILES
     readme = (folder / "README.md").read_text(encoding="utf-8")
-    variables = hcl2.load(open(folder / "variables.tf", encoding="utf-8")).get("variable", [])
-    outputs = hcl2.load(open(folder / "outputs.tf", encoding="utf-8")).get("output", [])
+    variables = hcl2.loads((folder / "variables.tf").read_text(encoding="utf-8")).get("variable", [])
+    outputs = hcl2.loads((folder / "outputs.tf").read_text(encoding="utf-8")).get("output", [])
     for block in variables:
         ((name, body),) = ((_unquote(k), v) for k, v in block.items())
         assert body.get("description") and body.get("type"), f"{module}: variable {name} needs a type and a description"

@@ -39,7 +39,7 @@ def test_free_text_reaches_terraform_byte_exact(tmp_path):
     lines = "".join(f"  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}\n" for k, v in tags.items())
     spec = write(tmp_path, "env.yaml", minimal(extra=f"tags:\n{lines}"))
     towergen.render([spec], tmp_path / "out")
-    parsed = hcl2.load(open(tmp_path / "out" / "t1" / "main.tf", encoding="utf-8"))
+    parsed = hcl2.loads((tmp_path / "out" / "t1" / "main.tf").read_text(encoding="utf-8"))
     rendered = parsed["locals"][0]["tags"]
     assert {hcl_unquote(k) if k.startswith('"') else k: hcl_unquote(v) for k, v in rendered.items()} == tags
 

@@ -13,7 +13,8 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
+from collections.abc import Callable
 
 import typer
 from typer.core import TyperGroup
@@ -96,10 +97,10 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 f"towergen: {count} problem{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}; "
                 "nothing was written"
             )
-            raise typer.Exit(EXIT_ERROR)
+            raise typer.Exit(EXIT_ERROR) from None
         except TowergenError as exc:
             _err(f"towergen: {exc}")
-            raise typer.Exit(exc.exit_code)
+            raise typer.Exit(exc.exit_code) from None
 
     return wrapper
 

@@ -25,6 +25,9 @@ __all__ = [
     "hcl_ref",
     "tftpl_escape",
     "sh",
+    "ShTpl",
+    "sh_tpl",
+    "tpl_var",
     "groovy_string",
     "groovy",
     "Comment",
@@ -211,6 +214,22 @@ def sh(value: object) -> Sh:
     if "\x00" in value:
         raise ValueError("a shell word cannot contain NUL")
     return Sh(shlex.quote(value))
+
+
+class ShTpl(Sh):
+    """A shell word inside a Terraform template file (the launch template's user-data):
+    shell-quoted, then template-escaped, or a ``${var}`` that ``templatefile`` fills in."""
+
+
+def sh_tpl(value: object) -> ShTpl:
+    return ShTpl(tftpl_escape(sh(value)))
+
+
+def tpl_var(name: str) -> ShTpl:
+    """A templatefile variable, double-quoted for the shell (its values are AWS-made names)."""
+    if not name.isidentifier():
+        raise ValueError(name)
+    return ShTpl('"${' + name + '}"')
 
 
 # --- Groovy (nextflow.config) --------------------------------------------------------------------

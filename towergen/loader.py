@@ -87,9 +87,9 @@ def parse_yaml(text: str, file: str) -> Source:
         try:
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
-            raise SpecError([_syntax_problem(file, exc)])
+            raise SpecError([_syntax_problem(file, exc)]) from None
         except yaml.YAMLError as exc:
-            raise SpecError([Problem(file, 1, 1, "", f"expected valid YAML, found: {exc}")])
+            raise SpecError([Problem(file, 1, 1, "", f"expected valid YAML, found: {exc}")]) from None
         source = Source(file, None)
         if root is None:
             raise SpecError([Problem(file, 1, 1, "", "expected a mapping of keys, found an empty file")])
@@ -476,13 +476,13 @@ def load_file(path: str | Path, display: str | None = None) -> Loaded:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise SpecError([Problem(name, 0, 0, "", f"expected a readable file, found: {exc.strerror or exc}")])
+        raise SpecError([Problem(name, 0, 0, "", f"expected a readable file, found: {exc.strerror or exc}")]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecError([Problem(name, line, col, "", "expected UTF-8 text, found a byte that is not UTF-8")])
+        raise SpecError([Problem(name, line, col, "", "expected UTF-8 text, found a byte that is not UTF-8")]) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     return load_text(text, name)

@@ -30,7 +30,7 @@ from pathlib import Path
 from .build import ENV_FILES, load_all, render_files, write_tree
 from .emulator import SERVICES, MotoServer, write_override
 from .errors import EmulatorError, TerraformError, TowergenError
-from .loader import Loaded, load_file
+from .loader import Loaded
 from .resources import MODULES
 from .terraform import Terraform
 
@@ -50,7 +50,7 @@ class Workspace:
     root: Path  # the environment's root module
     target: str
     endpoint: str | None = None
-    env: Loaded | None = None  # the environment file, when the run started from one
+    loaded: Loaded | None = None  # the environment file, when the run started from one
     state_cache: Path | None = None  # localstack: where the state lives between runs
 
     @property
@@ -372,7 +372,7 @@ def run(source: str | Path, command: str, target: str, echo: Echo, *, out: str |
     tf = Terraform.discover(plugin_mirror)
     with workspace(source, target, out=out, endpoint=endpoint) as ws:
         if target == "localstack":
-            check_localstack(ws.endpoint, services_needed(ws.env, command))
+            check_localstack(ws.endpoint, services_needed(ws.loaded, command))
         with emulator_for(ws):
             echo(f"towergen {command}: {ws.name} on {describe_target(ws)}")
             terraform_init(tf, ws, echo)

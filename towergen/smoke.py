@@ -253,15 +253,15 @@ def smoke(source: str | Path, echo: Echo, *, target: str = "local", endpoint: st
     tf = Terraform.discover(plugin_mirror)
     started = time.monotonic()
     with workspace(source, target, endpoint=endpoint) as ws:
-        if ws.env is None:
+        if ws.loaded is None:
             raise TowergenError("smoke needs the environment file (it checks the AWS objects against it)")
         report = SmokeReport(ws.name, target)
         report.phases.append(Phase("render", time.monotonic() - started, True, ""))
         if target == "localstack":
-            check_localstack(ws.endpoint, services_needed(ws.env, "apply"))
+            check_localstack(ws.endpoint, services_needed(ws.loaded, "apply"))
         with emulator_for(ws) as url:
             echo(f"towergen smoke: {ws.name} on {describe_target(ws)}")
-            client = _clients(url, ws.env.env.region)
+            client = _clients(url, ws.loaded.env.region)
             _phases(tf, ws, client, report, echo)
     _print_report(report, echo)
     return report
@@ -280,7 +280,7 @@ def _phases(tf: Terraform, ws: Workspace, client, report: SmokeReport, echo: Ech
         return
 
     t = time.monotonic()
-    checks = check_created(ws.env, ws, client)
+    checks = check_created(ws.loaded, ws, client)
     report.failures += [f"check failed: {f}" for f in checks.failed]
     phase("check", time.monotonic() - t, not checks.failed, f"{len(checks.passed)} of {len(checks.passed) + len(checks.failed)} checks passed")
 
@@ -295,13 +295,13 @@ def _phases(tf: Terraform, ws: Workspace, client, report: SmokeReport, echo: Ech
     if not _destroy(tf, ws, report, echo, phase):
         return
     t = time.monotonic()
-    gone = check_gone(ws.env, client)
+    gone = check_gone(ws.loaded, client)
     report.failures += [f"left behind: {f}" for f in gone.failed]
     phase("verify", time.monotonic() - t, not gone.failed, "nothing left" if not gone.failed else f"{len(gone.failed)} kinds of object left")
 
 
 def _destroy(tf: Terraform, ws: Workspace, report: SmokeReport, echo: Echo, phase, after_failure: bool = False) -> bool:
-    protected = not ws.env.env.compute.dispose and ws.env.env.mode == "forge"
+    protected = not ws.loaded.env.compute.dispose and ws.loaded.env.mode == "forge"
     destroyed = terraform_command(tf, ws, "destroy", echo)
     if protected and not after_failure:
         refused = destroyed.exit_code != 0 and any("prevent_destroy" in d or "cannot be destroyed" in d for d in destroyed.diagnostics)

@@ -12,9 +12,8 @@ from functools import cache
 import jinja2
 
 from .errors import RenderError
-from .escape import Comment, Groovy, Hcl
+from .escape import Comment, Groovy, Hcl, ShTpl
 from .resources import templates_dir
-from .values import ShTpl
 
 _MARKERS = {"hcl": Hcl, "groovy": Groovy, "shell": ShTpl}
 

@@ -53,9 +53,10 @@ def test_every_output_file_is_lf_with_final_newline(rendered_examples):
 
 def test_modules_are_copied_verbatim(rendered_examples):
     root = Path(towergen.__file__).resolve().parent.parent / "modules"
-    for path in root.rglob("*.tf"):
-        copied = rendered_examples / "modules" / path.relative_to(root)
-        assert copied.read_bytes() == path.read_bytes()
+    source = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    copied = {p.relative_to(rendered_examples / "modules"): p.read_bytes()
+              for p in (rendered_examples / "modules").rglob("*") if p.is_file()}
+    assert copied == source
 
 
 def test_platform_json_and_nextflow_config(rendered_examples):

@@ -180,3 +180,36 @@ def test_aws_plan_is_saved_and_applied(tmp_path):
     assert argv_for("apply", plan_file=plan_file) == ["apply", "-input=false", "-no-color", "-json", str(plan_file)]
     with workspace(SPOT, "local") as ws:
         assert ws.plan_file is None, "emulator runs keep no plan"
+
+
+def test_progress_lines_from_terraform_json():
+    from towergen.run import JsonProgress, Outcome
+
+    lines: list[str] = []
+    outcome = Outcome("apply", 1, 0.0)
+    progress = JsonProgress(lines.append, outcome)
+    res = {"addr": "module.compute.aws_batch_job_queue.work"}
+    events = [
+        {"type": "apply_start", "hook": {"resource": res, "action": "create"}},
+        {"type": "apply_progress", "hook": {"resource": res, "action": "create", "elapsed_seconds": 10}},
+        {"type": "apply_progress", "hook": {"resource": res, "action": "create", "elapsed_seconds": 30}},
+        {"type": "apply_complete", "hook": {"resource": res, "action": "create", "elapsed_seconds": 31}},
+        {"type": "apply_start", "hook": {"resource": {"addr": "data.aws_vpc.default"}, "action": "read"}},
+        {"type": "resource_drift", "change": {"resource": {"addr": "module.iam.aws_iam_role.instance[0]"}}},
+        {"type": "change_summary", "changes": {"add": 1, "change": 0, "remove": 0}},
+        {"type": "diagnostic", "diagnostic": {"severity": "error", "summary": "creating Batch Job Queue",
+                                              "detail": "AccessDenied\nsecond line", "address": "module.x"}},
+    ]
+    for event in events:
+        progress(json.dumps(event))
+    progress("not json at all")
+    assert lines == [
+        "  creating   module.compute.aws_batch_job_queue.work",
+        "  ...        module.compute.aws_batch_job_queue.work: still creating (30 s)",
+        "  created    module.compute.aws_batch_job_queue.work (31 s)",
+        "Error: creating Batch Job Queue\n  with module.x\n  AccessDenied\n  second line",
+        "  not json at all",
+    ]
+    assert outcome.summary == {"add": 1, "change": 0, "remove": 0}
+    assert outcome.refreshed == 1
+    assert outcome.diagnostics == ["Error: creating Batch Job Queue\n  with module.x\n  AccessDenied\n  second line"]

@@ -232,6 +232,7 @@ class Outcome:
     exit_code: int
     seconds: float
     summary: dict[str, int] = field(default_factory=dict)
+    refreshed: int = 0  # objects Terraform read back differently without planning a change
     diagnostics: list[str] = field(default_factory=list)
     outputs: dict[str, object] = field(default_factory=dict)
 
@@ -275,8 +276,9 @@ class JsonProgress:
             res = (change.get("resource") or {}).get("addr", "")
             self.echo(f"  {change.get('action', ''):<10} {res}")
         elif kind == "resource_drift":
-            change = event.get("change") or {}
-            self.echo(f"  {'drift':<10} {(change.get('resource') or {}).get('addr', '')}")
+            # "changed outside of Terraform": attributes read back after apply (attachments made
+            # by other resources, empty tags as {}); a real difference shows as a planned change
+            self.outcome.refreshed += 1
         elif kind == "change_summary":
             self.outcome.summary = dict(event.get("changes") or {})
         elif kind == "outputs":
@@ -388,6 +390,9 @@ def _summarise(outcome: Outcome, echo: Echo) -> None:
     counts = f"{s.get('add', 0)} to add, {s.get('change', 0)} to change, {s.get('remove', 0)} to destroy"
     if outcome.command != "plan":
         counts = f"{s.get('add', 0)} added, {s.get('change', 0)} changed, {s.get('remove', 0)} destroyed"
+    if outcome.refreshed:
+        echo(f"  note: Terraform read {outcome.refreshed} objects back with attributes filled in since the last apply "
+             "(refresh only: no change planned for them)")
     if outcome.command == "plan" and outcome.exit_code in (0, 2):
         state = "no changes" if outcome.exit_code == 0 else counts
         echo(f"{outcome.command}: {state} ({outcome.seconds:.1f} s)")

@@ -290,7 +290,8 @@ def _phases(tf: Terraform, ws: Workspace, client, report: SmokeReport, echo: Ech
         report.failures += replan.diagnostics
     elif drift:
         report.failures.append("the plan after apply is not empty: Terraform would change what it just made (drift)")
-    phase("re-plan", replan.seconds, replan.exit_code == 0, "no drift" if replan.exit_code == 0 else "DRIFT" if drift else "failed")
+    no_drift = f"no drift ({replan.refreshed} objects refreshed)" if replan.refreshed else "no drift"
+    phase("re-plan", replan.seconds, replan.exit_code == 0, no_drift if replan.exit_code == 0 else "DRIFT" if drift else "failed")
 
     if not _destroy(tf, ws, report, echo, phase):
         return
@@ -323,7 +324,7 @@ def _print_report(report: SmokeReport, echo: Echo) -> None:
     echo("")
     echo(f"smoke report for {report.environment} ({report.target}):")
     for p in report.phases:
-        echo(f"  {p.name:<9} {p.seconds:7.1f} s  {'ok  ' if p.ok else 'FAIL'}  {p.detail}")
+        echo(f"  {p.name:<9} {p.seconds:7.1f} s  {'ok  ' if p.ok else 'FAIL'}  {p.detail}".rstrip())
     for failure in report.failures:
         echo(f"  - {failure}")
     echo(f"smoke {'passed' if report.ok else 'FAILED'} in {report.seconds:.0f} s")

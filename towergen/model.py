@@ -440,3 +440,8 @@ class Environment(Section):
     @property
     def work_on_fsx(self) -> bool:
         return self.work_dir.startswith("/")
+
+    @property
+    def user_policy(self) -> str:
+        """The platform user's policy: as given, else forge in forge mode and launch in manual."""
+        return self.credentials.policy or ("forge" if self.mode == "forge" else "launch")

@@ -170,7 +170,7 @@ def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -
         users = [u["UserName"] for u in iam.list_users()["Users"]]
         if checks.expect(f"IAM user {user} exists", user in users, users):
             attached = sorted(p["PolicyName"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"])
-            policy = f"{name}-{env.credentials.policy or ('forge' if forge else 'launch')}"
+            policy = f"{name}-{env.user_policy}"
             checks.expect(f"{user} has the {policy} policy", policy in attached, attached)
             if not forge:
                 for managed in ("AmazonS3ReadOnlyAccess", "AmazonEC2ContainerRegistryReadOnly", "CloudWatchLogsReadOnlyAccess"):

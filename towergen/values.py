@@ -104,14 +104,14 @@ def compute_values(env: Environment, source_name: str) -> Values:
     root["iam"] = {
         "create_user": hcl(env.credentials.create_user),
         "user_name": hcl(f"{env.name}-{env.credentials.user_name}"),
-        "user_policy": hcl(env.credentials.policy or ("forge" if forge else "launch")),
+        "user_policy": hcl(env.user_policy),
         "buckets": hcl_list([hcl_map(b, inline=True) for b in buckets], multiline=True) if buckets else hcl([]),
         "create_compute_roles": hcl(forge),
         "create_spot_fleet_role": hcl(spot),
         "ebs_autoscale": hcl(autoscale),
         "fsx": hcl(fsx_create),
         # forge policy: scoped to this environment's exact queues and compute environments
-        "scoped": forge and (env.credentials.policy or "forge") == "forge",
+        "scoped": forge and env.user_policy == "forge",
         "job_queue_names": hcl([names.head_queue, names.work_queue]),
     }
 

@@ -66,8 +66,7 @@ def make_manual_prerequisites(endpoint: str, env) -> None:
     import boto3
 
     aws = dict(endpoint_url=endpoint, region_name=env.region, aws_access_key_id="k", aws_secret_access_key="s")
-    bucket = env.work_dir[len("s3://") :].split("/", 1)[0]
-    boto3.client("s3", **aws).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": env.region})
+    boto3.client("s3", **aws).create_bucket(Bucket=env.work_bucket, CreateBucketConfiguration={"LocationConstraint": env.region})
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     role = boto3.client("iam", **aws).create_role(RoleName="existing-batch-service", AssumeRolePolicyDocument=json.dumps(trust))
     batch = boto3.client("batch", **aws)

@@ -55,6 +55,13 @@ def _check_region(value: str) -> str:
 Region = Annotated[str, AfterValidator(_check_region)]
 
 
+def bucket_of(url: str) -> str | None:
+    """The bucket of an s3:// URL (None for a path)."""
+    if not url.startswith("s3://"):
+        return None
+    return url[len("s3://") :].split("/", 1)[0]
+
+
 def bucket_name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid S3 general purpose bucket name, or None."""
     if not 3 <= len(name) <= 63:
@@ -284,6 +291,10 @@ class AllowedBucket(Section):
     bucket: S3BucketUrl = Field(description="s3://BUCKET")
     access: Literal["read", "read-write"] = Field("read-write", description="read or read-write")
 
+    @property
+    def name(self) -> str:
+        return bucket_of(self.bucket)
+
 
 AllowedBucketItem = Annotated[
     AllowedBucket, BeforeValidator(_bucket_shorthand, json_schema_input_type=str | AllowedBucket)
@@ -440,6 +451,11 @@ class Environment(Section):
     @property
     def work_on_fsx(self) -> bool:
         return self.work_dir.startswith("/")
+
+    @property
+    def work_bucket(self) -> str | None:
+        """The work_dir's bucket, or None when the work directory is on FSx."""
+        return bucket_of(self.work_dir)
 
     @property
     def user_policy(self) -> str:

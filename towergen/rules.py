@@ -79,7 +79,7 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
                 error("mode fsx.mount_path compute.fusion", ("fsx", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(fsx.mount_path)}")
 
     # --- lists without repeats (reported at the repeat) --------------------------------------------
-    _no_repeats(src, error, ("storage", "allowed_buckets"), [_bucket_of(b.bucket) for b in env.storage.allowed_buckets])
+    _no_repeats(src, error, ("storage", "allowed_buckets"), [b.name for b in env.storage.allowed_buckets])
     if env.mode == "forge":
         c = env.compute
         _no_repeats(src, error, ("compute", "instance_types"), list(c.instance_types))
@@ -87,9 +87,8 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
         _no_repeats(src, error, ("compute", "network", "security_group_ids"), list(c.network.security_group_ids))
 
     # --- buckets -------------------------------------------------------------------------------
-    work_bucket = _bucket_of(env.work_dir)
     for i, item in enumerate(env.storage.allowed_buckets):
-        if work_bucket and _bucket_of(item.bucket) == work_bucket and item.access == "read":
+        if env.work_bucket and item.name == env.work_bucket and item.access == "read":
             error("work_dir storage.allowed_buckets", ("storage", "allowed_buckets", i), "expected read-write access for the work_dir bucket (it is always added read-write), found access: read")
 
     # --- IAM -------------------------------------------------------------------------------------
@@ -164,9 +163,3 @@ def _under(path: str, root: str) -> bool:
     path = path.rstrip("/")
     root = root.rstrip("/")
     return path == root or path.startswith(root + "/")
-
-
-def _bucket_of(url: str) -> str | None:
-    if not url.startswith("s3://"):
-        return None
-    return url[len("s3://") :].split("/", 1)[0]

@@ -143,7 +143,7 @@ def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -
     # --- bucket
     if not env.work_on_fsx and env.storage.create_bucket:
         s3 = client("s3")
-        bucket = env.work_dir[len("s3://") :].split("/", 1)[0]
+        bucket = env.work_bucket
         names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
         if checks.expect(f"bucket {bucket} exists", bucket in names, names):
             lifecycle = env.storage.lifecycle
@@ -240,7 +240,7 @@ def check_gone(loaded: Loaded, client: Callable[[str], Any]) -> Checks:
         left = [f["FileSystemId"] for f in client("fsx").describe_file_systems()["FileSystems"]]
         checks.expect("no file system is left", not left, left)
     if not env.work_on_fsx and env.storage.create_bucket:
-        bucket = env.work_dir[len("s3://") :].split("/", 1)[0]
+        bucket = env.work_bucket
         left = [b["Name"] for b in client("s3").list_buckets()["Buckets"] if b["Name"] == bucket]
         checks.expect("the work bucket is gone", not left, left)
     return checks

@@ -49,10 +49,6 @@ class Values:
     platform: dict[str, Any] = field(default_factory=dict)
 
 
-def _bucket(url: str) -> str:
-    return url[len("s3://") :].split("/", 1)[0]
-
-
 def fusion_cache_path(env: Environment) -> str:
     """Fusion's cache: on NVMe instance storage when there is some, else on the scratch volume."""
     auto = env.compute.ebs_autoscale
@@ -77,8 +73,7 @@ def compute_values(env: Environment, source_name: str) -> Values:
     names = Names(env.name)
     c = env.compute
     spot = forge and c.provisioning == "spot"
-    work_on_bucket = not env.work_on_fsx
-    work_bucket = _bucket(env.work_dir) if work_on_bucket else None
+    work_bucket = env.work_bucket
     fsx = env.fsx
     fsx_create = forge and fsx is not None and fsx.create is not None
     fusion = forge and c.fusion
@@ -91,10 +86,9 @@ def compute_values(env: Environment, source_name: str) -> Values:
         buckets.append({"name": work_bucket, "read_only": False})
         seen.add(work_bucket)
     for item in env.storage.allowed_buckets:
-        name = _bucket(item.bucket)
-        if name not in seen:
-            buckets.append({"name": name, "read_only": item.access == "read"})
-            seen.add(name)
+        if item.name not in seen:
+            buckets.append({"name": item.name, "read_only": item.access == "read"})
+            seen.add(item.name)
 
     root: dict[str, Any] = v.root
     root["header"] = header
@@ -214,7 +208,7 @@ def compute_values(env: Environment, source_name: str) -> Values:
         volumes.append(c.ebs_autoscale.mount_path)
         scratch = c.ebs_autoscale.mount_path
     cli_path = None if fusion else AWS_CLI_PATH
-    encrypted = work_on_bucket and storage.create_bucket
+    encrypted = work_bucket is not None and storage.create_bucket
     v.nextflow = {
         "header": header,
         "work_dir": groovy(env.work_dir),

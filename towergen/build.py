@@ -54,9 +54,8 @@ class RenderResult:
 
 def render_environment(loaded: Loaded) -> dict[str, str]:
     """The files of one environment's folder, by name."""
-    source_name = Path(loaded.source.file).name
-    v = compute_values(loaded.env, source_name)
-    header = [comment(line) for line in v.header]
+    v = compute_values(loaded.resolved)
+    header = [comment(line) for line in v.resolved.header]
     files: dict[str, str] = {}
     for name in ROOT_TEMPLATES:
         text = render_template("hcl", f"root/{name}.j2", **{**v.root, "header": header})
@@ -83,7 +82,7 @@ def _user_data(v: Values) -> str:
     for filename, template, values in v.userdata["parts"]:
         script = render_template("shell", f"userdata/{template}", **values)
         if MIME_BOUNDARY in script or not script.isascii():
-            raise RenderError(f"{v.env.name}: user-data part {filename} cannot be put in a MIME message")
+            raise RenderError(f"{v.resolved.name}: user-data part {filename} cannot be put in a MIME message")
         lines += [
             f"--{MIME_BOUNDARY}",
             'Content-Type: text/x-shellscript; charset="us-ascii"',
@@ -95,7 +94,7 @@ def _user_data(v: Values) -> str:
         ]
     lines.append(f"--{MIME_BOUNDARY}--")
     text = "\n".join(lines) + "\n"
-    check_template(text, set(v.userdata["variables"]), f"{v.env.name}/{USER_DATA_FILE}")
+    check_template(text, set(v.userdata["variables"]), f"{v.resolved.name}/{USER_DATA_FILE}")
     return text
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import difflib
-import json
 import re
 import types
 import typing
-import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from . import rules
+from .describe import describe, format_path
 from .errors import Problem, SpecError
 from .model import Environment
+from .resolved import Resolved, resolve
 
 Loc = tuple[Any, ...]
 
@@ -76,6 +78,11 @@ class Loaded:
     env: Environment
     source: Source
     warnings: list[Problem]
+
+    @cached_property
+    def resolved(self) -> Resolved:
+        """Every fact the output needs, derived once (``resolved.py``)."""
+        return resolve(self.env, Path(self.source.file).name)
 
 
 # --- YAML ----------------------------------------------------------------------------------------
@@ -157,51 +164,6 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Loc, source: Source, p
         line, col = _mark(node)
         problems.append(Problem(source.file, line, col, format_path(path), f"expected a readable value, found: {exc}"))
         return None
-
-
-# --- paths and values in messages ------------------------------------------------------------------
-
-_PLAIN_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-
-
-def format_path(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part}]"
-        elif isinstance(part, str) and _PLAIN_KEY_RE.match(part) and len(part) <= 40:
-            out += ("." if out else "") + part
-        else:
-            text = part if isinstance(part, str) else str(part)
-            if len(text) > 40:
-                text = text[:37] + "..."
-            out += "[" + json.dumps(text, ensure_ascii=unicodedata.normalize("NFC", text) != text) + "]"
-    return out
-
-
-def describe(value: Any) -> str:
-    """A value as the user would recognise it from the YAML file, safe to print."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        # Text that is not NFC shows its combining characters escaped: it would look valid.
-        ascii_only = unicodedata.normalize("NFC", value) != value
-        if len(value) > 80:
-            shown = json.dumps(value[:40], ensure_ascii=ascii_only)[:-1] + f'..." ({len(value)} characters)'
-        else:
-            shown = json.dumps(value, ensure_ascii=ascii_only)
-        return shown.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return f"a date ({value.isoformat()})"
-    if isinstance(value, list):
-        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}" if value else "an empty list"
-    if isinstance(value, dict):
-        return f"a mapping of {len(value)} key{'s' if len(value) != 1 else ''}" if value else "an empty mapping"
-    return type(value).__name__
 
 
 # --- the model's shape, for messages ---------------------------------------------------------------
@@ -397,8 +359,6 @@ _PLACEHOLDERS = {"version": 1, "name": "placeholder", "region": "us-east-1", "wo
 
 def load_text(text: str, file: str) -> Loaded:
     """Validate one environment file's text. Raises SpecError with every problem found."""
-    from . import rules  # rules import the loader's Source; keep the cycle one-way at import
-
     source = parse_yaml(text, file)
     if not isinstance(source.data, dict):
         raise SpecError([source.problem((), f"expected a mapping of keys, found {describe(source.data)}")])

@@ -7,13 +7,17 @@ still runs, so that one pass reports every problem in the file.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from .describe import describe
 from .errors import Problem
-from .loader import Source, describe
 from .model import Environment
+from .resolved import FSX_THROUGHPUT, FUSION_ROOT, iam_user_name, is_spot, under as _under
+
+if TYPE_CHECKING:  # the loader calls the rules; the rules only read what it parsed
+    from .loader import Source
 
 Finding = tuple[frozenset[tuple], Problem]
-
-FUSION_ROOT = "/fusion"
 
 
 def _paths(reads: str) -> frozenset[tuple]:
@@ -94,15 +98,14 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
     # --- IAM -------------------------------------------------------------------------------------
     if env.mode == "manual" and env.credentials.policy == "forge":
         error("mode credentials.policy", ("credentials", "policy"), "expected launch in mode: manual (there are no environment resources to manage), found \"forge\"")
-    user = f"{env.name}-{env.credentials.user_name}"
-    if len(user) > 64:
+    if len(iam_user_name(env)) > 64:
         room = 64 - len(env.name) - 1
         error("name credentials.user_name", ("credentials", "user_name"), f"expected at most {room} characters (the IAM user {env.name}-USER_NAME is limited to 64), found {len(env.credentials.user_name)} characters")
 
     # --- compute -------------------------------------------------------------------------------
     if env.mode == "forge":
         c = env.compute
-        spot = c.provisioning == "spot"
+        spot = is_spot(env)
         if c.min_cpus > c.max_cpus:
             error("mode compute.min_cpus compute.max_cpus", ("compute", "min_cpus"), f"expected at most max_cpus ({c.max_cpus}), found {c.min_cpus}")
         elif c.min_cpus > 0:
@@ -151,15 +154,10 @@ def _check_fsx_create(env: Environment, error) -> None:
     if not ok:
         error("fsx.create", ("fsx", "create", "storage_gib"), f"expected {rule}, found {size}")
     throughput = create.per_unit_storage_throughput
-    allowed = {"PERSISTENT_1": (50, 100, 200), "PERSISTENT_2": (125, 250, 500, 1000)}.get(kind)
+    allowed = FSX_THROUGHPUT.get(kind)
     if throughput is not None:
         if allowed is None:
             error("fsx.create", ("fsx", "create", "per_unit_storage_throughput"), f"expected no per_unit_storage_throughput for {kind} (PERSISTENT types only), found {throughput}")
         elif throughput not in allowed:
             error("fsx.create", ("fsx", "create", "per_unit_storage_throughput"), f"expected one of {', '.join(map(str, allowed))} for {kind}, found {throughput}")
 
-
-def _under(path: str, root: str) -> bool:
-    path = path.rstrip("/")
-    root = root.rstrip("/")
-    return path == root or path.startswith(root + "/")

@@ -9,10 +9,6 @@ locals {
   }
   image_types  = toset(distinct([local.work_image_type, "ECS_AL2023"]))
   head_compute = var.head_max_vcpus != null
-  allocation_strategy = coalesce(
-    var.allocation_strategy,
-    var.provisioning == "SPOT" ? "SPOT_PRICE_CAPACITY_OPTIMIZED" : "BEST_FIT_PROGRESSIVE",
-  )
 }
 
 data "aws_ssm_parameter" "ami" {
@@ -69,7 +65,7 @@ resource "aws_batch_compute_environment" "work" {
 
   compute_resources {
     type                = var.provisioning
-    allocation_strategy = local.allocation_strategy
+    allocation_strategy = var.allocation_strategy
     bid_percentage      = var.provisioning == "SPOT" ? var.bid_percentage : null
     spot_iam_fleet_role = var.provisioning == "SPOT" ? var.spot_fleet_role_arn : null
     max_vcpus           = var.max_vcpus
@@ -139,7 +135,7 @@ locals {
 }
 
 resource "aws_batch_job_queue" "head" {
-  name     = "${var.name}-head"
+  name     = var.head_queue_name
   state    = "ENABLED"
   priority = 1
 
@@ -157,7 +153,7 @@ resource "aws_batch_job_queue" "head" {
 }
 
 resource "aws_batch_job_queue" "work" {
-  name     = "${var.name}-work"
+  name     = var.work_queue_name
   state    = "ENABLED"
   priority = 1
 

@@ -32,9 +32,23 @@ variable "bid_percentage" {
 }
 
 variable "allocation_strategy" {
-  description = "Batch allocation strategy of the work compute environment; null: SPOT_PRICE_CAPACITY_OPTIMIZED (SPOT) or BEST_FIT_PROGRESSIVE (EC2)."
+  description = "Batch allocation strategy of the work compute environment (SPOT_PRICE_CAPACITY_OPTIMIZED suits SPOT, BEST_FIT_PROGRESSIVE suits EC2)."
   type        = string
-  default     = null
+
+  validation {
+    condition     = contains(["BEST_FIT", "BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"], var.allocation_strategy)
+    error_message = "The allocation_strategy must be BEST_FIT, BEST_FIT_PROGRESSIVE, SPOT_CAPACITY_OPTIMIZED or SPOT_PRICE_CAPACITY_OPTIMIZED."
+  }
+}
+
+variable "head_queue_name" {
+  description = "Name of the job queue for the Nextflow head job."
+  type        = string
+}
+
+variable "work_queue_name" {
+  description = "Name of the job queue for the pipeline's tasks."
+  type        = string
 }
 
 variable "instance_types" {

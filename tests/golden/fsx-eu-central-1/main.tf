@@ -64,6 +64,8 @@ module "compute" {
   ami_id              = null
   boot_disk_gib       = 50
   user_data           = templatefile("${path.module}/user-data.tftpl", { fsx_dns_name = module.fsx.dns_name, fsx_mount_name = module.fsx.mount_name })
+  head_queue_name     = "fsx-eu-central-1-head"
+  work_queue_name     = "fsx-eu-central-1-work"
 
   instance_profile_arn = module.iam.instance_profile_arn
   spot_fleet_role_arn  = module.iam.spot_fleet_role_arn

@@ -65,6 +65,8 @@ module "compute" {
   ami_id              = null
   boot_disk_gib       = 100
   user_data           = templatefile("${path.module}/user-data.tftpl", {})
+  head_queue_name     = "gpu-us-west-2-head"
+  work_queue_name     = "gpu-us-west-2-work"
 
   instance_profile_arn = module.iam.instance_profile_arn
   subnet_ids           = module.network.subnet_ids

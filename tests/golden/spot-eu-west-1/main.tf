@@ -66,6 +66,8 @@ module "compute" {
   ami_id              = null
   boot_disk_gib       = 50
   user_data           = templatefile("${path.module}/user-data.tftpl", {})
+  head_queue_name     = "spot-eu-west-1-head"
+  work_queue_name     = "spot-eu-west-1-work"
 
   instance_profile_arn = module.iam.instance_profile_arn
   spot_fleet_role_arn  = module.iam.spot_fleet_role_arn

@@ -152,6 +152,10 @@ def validate(files: FilesArg) -> None:
         typer.echo(f"ok  {path}")
 
 
+SourcesArg = Annotated[
+    list[Path],
+    typer.Argument(metavar="FILE...", help="Environment files, or folders towergen rendered (OUT/<name>); several run side by side.", show_default=False),
+]
 SourceArg = Annotated[
     Path,
     typer.Argument(metavar="FILE", help="An environment file, or a folder towergen rendered (OUT/<name>).", show_default=False),
@@ -172,59 +176,108 @@ OutOpt = Annotated[
     Path | None,
     typer.Option("-o", "--out", help="aws target only: where to render an environment file (default: infra)."),
 ]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, max=64, help="With several FILEs: how many run at once (default: the cores, at most 4)."),
+]
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option("--json-report", help="Also write the result as JSON to this file (for CI)."),
+]
 
 
-def _terraform_command(command: str, source: Path, target: str, endpoint, plugin_mirror, out) -> None:
-    from .run import TARGETS, run
+def _check_target(target: str, allowed: tuple[str, ...]) -> None:
+    if target not in allowed:
+        raise typer.BadParameter(f"expected one of {', '.join(allowed)}, found {target!r}", param_hint="--target")
 
-    if target not in TARGETS:
-        raise typer.BadParameter(f"expected one of {', '.join(TARGETS)}, found {target!r}", param_hint="--target")
-    outcome = run(source, command, target, typer.echo, out=out, endpoint=endpoint, plugin_mirror=plugin_mirror)
-    if outcome.exit_code not in (0, 2) or (outcome.exit_code == 2 and command != "plan"):
-        raise typer.Exit(EXIT_ERROR)
-    raise typer.Exit(outcome.exit_code)
+
+def _write_report(path: Path | None, data: Any) -> None:
+    if path is not None:
+        try:
+            Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise TowergenError(f"cannot write the JSON report {path}: {exc.strerror or exc}") from None
+
+
+def _fleet(command: str, sources: list[Path], target: str, endpoint, plugin_mirror, out, jobs, report) -> None:
+    """Several environments: each in a child process, side by side, then one summary table."""
+    from .fleet import fleet_exit_code, run_fleet
+
+    options = ["--target", target]
+    if endpoint:
+        options += ["--endpoint", endpoint]
+    if plugin_mirror:
+        options += ["--plugin-mirror", str(plugin_mirror)]
+    if out:
+        options += ["-o", str(out)]
+    results = run_fleet(command, [str(s) for s in sources], options, typer.echo, jobs=jobs)
+    _write_report(report, [{"source": r.source, "exit_code": r.exit_code, **r.report} for r in results])
+    raise typer.Exit(fleet_exit_code(command, results))
+
+
+def _terraform_command(command: str, sources: list[Path], target: str, endpoint, plugin_mirror, out,
+                       jobs=None, report=None) -> None:
+    import towergen
+    from .targets import TARGETS
+
+    _check_target(target, TARGETS)
+    if len(sources) > 1:
+        _fleet(command, sources, target, endpoint, plugin_mirror, out, jobs, report)
+    library = {"plan": towergen.plan, "apply": towergen.apply, "destroy": towergen.destroy}[command]
+    outcome = library(sources[0], target=target, echo=typer.echo, out=out, endpoint=endpoint, plugin_mirror=plugin_mirror)
+    _write_report(report, outcome.as_report())
+    raise typer.Exit(outcome.exit_code if outcome.ok else EXIT_ERROR)
 
 
 @app.command()
 @reports_errors
-def plan(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
-         plugin_mirror: MirrorOpt = None, out: OutOpt = None) -> None:
-    """Run terraform plan for an environment. Exit 0: no changes, 2: changes, 1: error."""
-    _terraform_command("plan", source, target, endpoint, plugin_mirror, out)
+def plan(sources: SourcesArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
+         plugin_mirror: MirrorOpt = None, out: OutOpt = None, jobs: JobsOpt = None, json_report: ReportOpt = None) -> None:
+    """Run terraform plan for environments. Exit 0: no changes, 2: changes (in any), 1: error (in any)."""
+    _terraform_command("plan", sources, target, endpoint, plugin_mirror, out, jobs, json_report)
 
 
 @app.command()
 @reports_errors
 def apply(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
-          plugin_mirror: MirrorOpt = None, out: OutOpt = None) -> None:
+          plugin_mirror: MirrorOpt = None, out: OutOpt = None, json_report: ReportOpt = None) -> None:
     """Run terraform apply for an environment, with live progress."""
-    _terraform_command("apply", source, target, endpoint, plugin_mirror, out)
+    _terraform_command("apply", [source], target, endpoint, plugin_mirror, out, report=json_report)
 
 
 @app.command()
 @reports_errors
 def destroy(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
-            plugin_mirror: MirrorOpt = None, out: OutOpt = None) -> None:
+            plugin_mirror: MirrorOpt = None, out: OutOpt = None, json_report: ReportOpt = None) -> None:
     """Run terraform destroy for an environment, with live progress."""
-    _terraform_command("destroy", source, target, endpoint, plugin_mirror, out)
+    _terraform_command("destroy", [source], target, endpoint, plugin_mirror, out, report=json_report)
 
 
 @app.command()
 @reports_errors
-def smoke(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
-          plugin_mirror: MirrorOpt = None) -> None:
+def smoke(sources: SourcesArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
+          plugin_mirror: MirrorOpt = None, jobs: JobsOpt = None, json_report: ReportOpt = None) -> None:
     """On an emulator: apply, check the AWS objects, re-plan (no drift), destroy, check nothing is left."""
-    from .smoke import smoke as run_smoke
+    import towergen
 
-    if target not in ("local", "localstack"):
-        raise typer.BadParameter(f"expected local or localstack, found {target!r}", param_hint="--target")
-    report = run_smoke(source, typer.echo, target=target, endpoint=endpoint, plugin_mirror=plugin_mirror)
+    _check_target(target, ("local", "localstack"))
+    if len(sources) > 1:
+        _fleet("smoke", sources, target, endpoint, plugin_mirror, None, jobs, json_report)
+    report = towergen.smoke(sources[0], target=target, echo=typer.echo, endpoint=endpoint, plugin_mirror=plugin_mirror)
+    _write_report(json_report, report.as_report())
     raise typer.Exit(EXIT_OK if report.ok else EXIT_ERROR)
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of the environment file."""
+def schema(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the key reference as a Markdown table instead.")] = False,
+) -> None:
+    """Print the JSON Schema of the environment file (for editors), or its key reference."""
+    if markdown:
+        from .reference import markdown as reference
+
+        typer.echo(reference(), nl=False)
+        return
     from .model import Environment
 
     typer.echo(json.dumps(Environment.model_json_schema(), indent=2, ensure_ascii=False))

@@ -9,6 +9,7 @@ drift, destroy, and check that nothing is left. Each phase is timed.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from collections.abc import Callable
@@ -17,20 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TowergenError
-from .loader import Loaded
-from .run import (
-    Echo,
-    Workspace,
-    check_localstack,
-    describe_target,
-    emulator_for,
-    services_needed,
-    terraform_command,
-    terraform_init,
-    workspace,
-)
+from .localstack import check_localstack, services_needed
+from .progress import Echo
+from .resolved import Resolved
+from .run import describe_target, emulator_for, terraform_command, terraform_init
+from .targets import Workspace, workspace
 from .terraform import Terraform
-from .values import USER_DATA_FILE, work_prefix
+from .values import USER_DATA_FILE
 
 
 @dataclass
@@ -56,6 +50,14 @@ class SmokeReport:
     def seconds(self) -> float:
         return sum(p.seconds for p in self.phases)
 
+    def as_report(self) -> dict:
+        """The report as data (``--json-report``)."""
+        return {
+            "environment": self.environment, "command": "smoke", "target": self.target, "ok": self.ok,
+            "seconds": round(self.seconds, 1), "failures": self.failures,
+            "phases": [{"name": p.name, "seconds": round(p.seconds, 1), "ok": p.ok, "detail": p.detail} for p in self.phases],
+        }
+
 
 class Checks:
     """A list of named expectations about the AWS objects, run against the emulator's API."""
@@ -73,10 +75,13 @@ class Checks:
 
 
 def _clients(endpoint: str, region: str) -> Callable[[str], Any]:
+    """One boto3 client per service (made on first use), aimed at the emulator."""
+    import functools
+
     import boto3
 
     session = boto3.session.Session(aws_access_key_id="towergen-emulator", aws_secret_access_key="towergen-emulator", region_name=region)
-    return lambda service: session.client(service, endpoint_url=endpoint)
+    return functools.cache(lambda service: session.client(service, endpoint_url=endpoint))
 
 
 def render_tftpl(template: str, variables: dict[str, str]) -> str:
@@ -89,71 +94,84 @@ def render_tftpl(template: str, variables: dict[str, str]) -> str:
     return re.sub(r"\$\$\{|%%\{|\$\{([a-z_]+)\}", sub, template)
 
 
-def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -> Checks:
-    env = loaded.env
-    name = env.name
+def check_outputs(r: Resolved, outputs: dict[str, Any]) -> Checks:
+    """Terraform's outputs after the apply say what towergen decided, nothing else."""
     checks = Checks()
-    forge = env.mode == "forge"
+    expected = {
+        "work_dir": r.work_dir,
+        "head_queue_name": r.head_queue,
+        "compute_queue_name": r.compute_queue,
+        "work_bucket": r.work_bucket,
+        "user_name": r.user_name if r.env.credentials.create_user else None,
+    }
+    for key, value in expected.items():
+        checks.expect(f"Terraform's output {key} is {value!r}", outputs.get(key) == value, outputs.get(key, "(missing)"))
+    return checks
+
+
+def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: Callable[[str], Any]) -> Checks:
+    """The AWS objects the apply made, read through the AWS API, against the resolved environment.
+    Names come from Terraform's outputs and from the objects themselves, not worked out again."""
+    env = r.env
+    checks = check_outputs(r, outputs)
     batch = client("batch")
 
-    # --- queues and compute environments
-    if forge:
-        spot = env.compute.provisioning == "spot"
-        queues = {q["jobQueueName"]: q for q in batch.describe_job_queues(jobQueues=[f"{name}-head", f"{name}-work"])["jobQueues"]}
-        # compute environments are named NAME-work-<suffix> and NAME-head-<suffix>
-        ces = {}
-        for c in batch.describe_compute_environments()["computeEnvironments"]:
-            for role in ("work", "head"):
-                if c["computeEnvironmentName"].startswith(f"{name}-{role}-"):
-                    ces[f"{name}-{role}"] = c
-        expected_head_ce = f"{name}-head" if spot else f"{name}-work"
-        for queue, ce in ((f"{name}-head", expected_head_ce), (f"{name}-work", f"{name}-work")):
-            q = queues.get(queue)
-            if not checks.expect(f"job queue {queue} exists", q is not None):
-                continue
+    # --- queues and the compute environments behind them
+    queues = {q["jobQueueName"]: q for q in batch.describe_job_queues(jobQueues=[r.head_queue, r.compute_queue])["jobQueues"]}
+    for queue in (r.head_queue, r.compute_queue):
+        checks.expect(f"job queue {queue} exists", queue in queues)
+    work = head = None
+    if r.forge and {r.head_queue, r.compute_queue} <= set(queues):
+        def environment_of(queue: str) -> dict[str, Any]:
+            order = queues[queue]["computeEnvironmentOrder"]
+            checks.expect(f"job queue {queue} runs on one compute environment", len(order) == 1, order)
+            arn = order[0]["computeEnvironment"]
+            found = batch.describe_compute_environments(computeEnvironments=[arn])["computeEnvironments"]
+            checks.expect(f"the compute environment of {queue} exists", len(found) == 1, arn)
+            return found[0] if found else {}
+
+        for queue in (r.head_queue, r.compute_queue):
+            q = queues[queue]
             checks.expect(f"job queue {queue} is ENABLED", q["state"] == "ENABLED", q["state"])
-            order = [o["computeEnvironment"] for o in q["computeEnvironmentOrder"]]
-            arn = ces.get(ce, {}).get("computeEnvironmentArn")
-            checks.expect(f"job queue {queue} runs on compute environment {ce}", order == [arn], order)
             actions = q.get("jobStateTimeLimitActions") or []
             checks.expect(f"job queue {queue} cancels jobs no instance can run", any(
                 a.get("reason") == "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT" and a.get("action") == "CANCEL" for a in actions
             ), actions)
-        work = ces.get(f"{name}-work")
-        if checks.expect(f"compute environment {name}-work exists", work is not None):
+        work, head = environment_of(r.compute_queue), environment_of(r.head_queue)
+        separate = head.get("computeEnvironmentArn") != work.get("computeEnvironmentArn")
+        checks.expect("the head queue has an on-demand environment of its own" if r.spot else "the head queue shares the work environment",
+                      separate == r.spot, head.get("computeEnvironmentName"))
+        c = env.compute
+        if work:
+            label = work["computeEnvironmentName"]
             res = work["computeResources"]
-            checks.expect(f"{name}-work is ENABLED", work["state"] == "ENABLED", work["state"])
-            checks.expect(f"{name}-work uses Batch's service-linked role", work.get("serviceRole", "").endswith("/AWSServiceRoleForBatch"), work.get("serviceRole"))
-            checks.expect(f"{name}-work is {'SPOT' if spot else 'EC2'}", res["type"] == ("SPOT" if spot else "EC2"), res["type"])
-            checks.expect(f"{name}-work has {env.compute.max_cpus} max vCPUs", res["maxvCpus"] == env.compute.max_cpus, res["maxvCpus"])
-            checks.expect(f"{name}-work has min vCPUs {env.compute.min_cpus}", res.get("minvCpus", 0) == env.compute.min_cpus, res.get("minvCpus"))
-            if spot:
-                checks.expect(f"{name}-work bids {env.compute.cost_percentage}%", res.get("bidPercentage") == env.compute.cost_percentage, res.get("bidPercentage"))
-        if spot:
-            head = ces.get(f"{name}-head")
-            if checks.expect(f"compute environment {name}-head exists", head is not None):
-                res = head["computeResources"]
-                checks.expect(f"{name}-head is on-demand", res["type"] == "EC2", res["type"])
-                checks.expect(f"{name}-head has {env.compute.head_queue.max_cpus} max vCPUs", res["maxvCpus"] == env.compute.head_queue.max_cpus, res["maxvCpus"])
-    else:
-        queues = {q["jobQueueName"]: q for q in batch.describe_job_queues()["jobQueues"]}
-        for queue in (env.manual.head_queue, env.manual.compute_queue):
-            checks.expect(f"existing job queue {queue} is there", queue in queues)
+            checks.expect(f"{label} is ENABLED", work["state"] == "ENABLED", work["state"])
+            checks.expect(f"{label} uses Batch's service-linked role", work.get("serviceRole", "").endswith("/AWSServiceRoleForBatch"), work.get("serviceRole"))
+            checks.expect(f"{label} is {'SPOT' if r.spot else 'EC2'}", res["type"] == ("SPOT" if r.spot else "EC2"), res["type"])
+            checks.expect(f"{label} allocates {r.allocation_strategy}", res.get("allocationStrategy") == r.allocation_strategy, res.get("allocationStrategy"))
+            checks.expect(f"{label} has {c.max_cpus} max vCPUs", res["maxvCpus"] == c.max_cpus, res["maxvCpus"])
+            checks.expect(f"{label} has min vCPUs {c.min_cpus}", res.get("minvCpus", 0) == c.min_cpus, res.get("minvCpus"))
+            if r.spot:
+                checks.expect(f"{label} bids {c.cost_percentage}%", res.get("bidPercentage") == c.cost_percentage, res.get("bidPercentage"))
+        if r.spot and head:
+            res = head["computeResources"]
+            label = head["computeEnvironmentName"]
+            checks.expect(f"{label} is on-demand", res["type"] == "EC2", res["type"])
+            checks.expect(f"{label} has {c.head_queue.max_cpus} max vCPUs", res["maxvCpus"] == c.head_queue.max_cpus, res["maxvCpus"])
 
     # --- bucket
-    if not env.work_on_fsx and env.storage.create_bucket:
+    if r.create_bucket:
         s3 = client("s3")
-        bucket = env.work_bucket
+        bucket = r.work_bucket
         names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
         if checks.expect(f"bucket {bucket} exists", bucket in names, names):
             lifecycle = env.storage.lifecycle
             if lifecycle.expire_days or lifecycle.abort_incomplete_multipart_days:
                 rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-                prefix = lifecycle.prefix if lifecycle.prefix is not None else work_prefix(env.work_dir)
                 rule = rules[0] if len(rules) == 1 else {}
                 checks.expect(f"bucket {bucket} has one lifecycle rule", len(rules) == 1, rules)
                 checks.expect("the lifecycle rule is enabled", rule.get("Status") == "Enabled", rule.get("Status"))
-                checks.expect(f"the lifecycle rule covers prefix {prefix!r}", (rule.get("Filter") or {}).get("Prefix", "") == prefix, rule.get("Filter"))
+                checks.expect(f"the lifecycle rule covers prefix {r.lifecycle_prefix!r}", (rule.get("Filter") or {}).get("Prefix", "") == r.lifecycle_prefix, rule.get("Filter"))
                 if lifecycle.expire_days:
                     days = (rule.get("Expiration") or {}).get("Days")
                     checks.expect(f"objects expire after {lifecycle.expire_days} days", days == lifecycle.expire_days, days)
@@ -163,42 +181,50 @@ def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -
             block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
             checks.expect("the bucket blocks public access", all(block.values()), block)
 
-    # --- IAM
+    # --- IAM: the platform's user holds exactly the policy Terraform rendered
     iam = client("iam")
     if env.credentials.create_user:
-        user = f"{name}-{env.credentials.user_name}"
+        user = r.user_name
         users = [u["UserName"] for u in iam.list_users()["Users"]]
         if checks.expect(f"IAM user {user} exists", user in users, users):
-            attached = sorted(p["PolicyName"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"])
-            policy = f"{name}-{env.user_policy}"
-            checks.expect(f"{user} has the {policy} policy", policy in attached, attached)
-            if not forge:
+            attached = iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]
+            documents = []
+            for policy in attached:
+                meta = iam.get_policy(PolicyArn=policy["PolicyArn"])["Policy"]
+                if not policy["PolicyArn"].startswith("arn:aws:iam::aws:"):
+                    doc = iam.get_policy_version(PolicyArn=policy["PolicyArn"], VersionId=meta["DefaultVersionId"])["PolicyVersion"]["Document"]
+                    documents.append(_policy(doc))
+            wanted = _policy(outputs.get("user_policy_json"))
+            checks.expect(f"{user} has the {r.user_policy} policy Terraform rendered", wanted in documents, len(documents))
+            names = sorted(p["PolicyName"] for p in attached)
+            if r.user_policy == "launch" and not r.forge:
                 for managed in ("AmazonS3ReadOnlyAccess", "AmazonEC2ContainerRegistryReadOnly", "CloudWatchLogsReadOnlyAccess"):
-                    checks.expect(f"{user} has {managed}", managed in attached, attached)
+                    checks.expect(f"{user} has {managed}", managed in names, names)
             keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
             checks.expect(f"{user} has an access key", len(keys) == 1, len(keys))
-    if forge:
-        roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
-        wanted = [f"{name}-instance"] + ([f"{name}-spot-fleet"] if env.compute.provisioning == "spot" else [])
-        for role in wanted:
-            checks.expect(f"IAM role {role} exists", role in roles)
-        profiles = {p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]}
-        checks.expect(f"instance profile {name}-instance exists", f"{name}-instance" in profiles)
+    if r.forge and work:
+        res = work["computeResources"]
+        profiles = {p["Arn"] for p in iam.list_instance_profiles()["InstanceProfiles"]}
+        checks.expect("the instance profile of the work environment exists", res.get("instanceRole") in profiles, res.get("instanceRole"))
+        if r.spot:
+            roles = {role["Arn"] for role in iam.list_roles()["Roles"]}
+            checks.expect("the spot fleet role exists", res.get("spotIamFleetRole") in roles, res.get("spotIamFleetRole"))
 
     # --- FSx and the launch template's user-data
     variables: dict[str, str] = {}
-    if forge and env.fsx is not None and env.fsx.create is not None:
-        systems = [f for f in client("fsx").describe_file_systems()["FileSystems"] if f.get("Tags") and {"Key": "Name", "Value": name} in f["Tags"]]
-        if checks.expect("one FSx for Lustre file system exists", len(systems) == 1, len(systems)):
+    if r.fsx_create:
+        dns = outputs.get("fsx_dns_name")
+        systems = [f for f in client("fsx").describe_file_systems()["FileSystems"] if f.get("DNSName") == dns]
+        if checks.expect(f"the file system {dns} exists", len(systems) == 1, len(systems)):
             fs = systems[0]
             checks.expect("the file system is AVAILABLE", fs.get("Lifecycle") == "AVAILABLE", fs.get("Lifecycle"))
             checks.expect(f"the file system has {env.fsx.create.storage_gib} GiB", fs["StorageCapacity"] == env.fsx.create.storage_gib, fs["StorageCapacity"])
             variables = {"fsx_dns_name": fs["DNSName"], "fsx_mount_name": fs["LustreConfiguration"]["MountName"]}
-    if forge:
+    if r.forge and work:
         ec2 = client("ec2")
-        templates = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": [name]}])["LaunchTemplates"]
-        if checks.expect(f"launch template {name} exists", len(templates) == 1, len(templates)):
-            version = ec2.describe_launch_template_versions(LaunchTemplateId=templates[0]["LaunchTemplateId"], Versions=["$Latest"])
+        template_id = (work["computeResources"].get("launchTemplate") or {}).get("launchTemplateId")
+        version = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Latest"]) if template_id else None
+        if checks.expect("the work environment has a launch template", bool(version and version["LaunchTemplateVersions"]), template_id):
             data = version["LaunchTemplateVersions"][0]["LaunchTemplateData"]
             user_data = base64.b64decode(data.get("UserData", "")).decode("utf-8")
             expected = render_tftpl((ws.root / USER_DATA_FILE).read_text(encoding="utf-8"), variables)
@@ -209,39 +235,51 @@ def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -
     return checks
 
 
-def check_gone(loaded: Loaded, client: Callable[[str], Any]) -> Checks:
-    env = loaded.env
-    name = env.name
-    prefix = f"{name}-"
+def _policy(document: Any) -> Any:
+    """A policy document as data, whether AWS gave it as JSON text, URL-encoded text or parsed."""
+    if isinstance(document, str):
+        from urllib.parse import unquote
+
+        text = document if document.lstrip().startswith("{") else unquote(document)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return document
+
+
+def check_gone(r: Resolved, client: Callable[[str], Any]) -> Checks:
+    """After the destroy: nothing named after the environment is left (the existing queues of a
+    manual environment excepted)."""
+    prefix = f"{r.name}-"
     checks = Checks()
     batch = client("batch")
-    left = [q["jobQueueName"] for q in batch.describe_job_queues()["jobQueues"] if q["jobQueueName"].startswith(prefix)]
-    checks.expect("no job queue is left", not left, left)
+    left = [q["jobQueueName"] for q in batch.describe_job_queues()["jobQueues"] if q["jobQueueName"] in (r.head_queue, r.compute_queue)]
+    if r.forge:
+        checks.expect("no job queue is left", not left, left)
+    else:
+        checks.expect("the existing queues are untouched", sorted(left) == sorted({r.head_queue, r.compute_queue}), left)
     left = [c["computeEnvironmentName"] for c in batch.describe_compute_environments()["computeEnvironments"] if c["computeEnvironmentName"].startswith(prefix)]
     checks.expect("no compute environment is left", not left, left)
-    if env.mode == "manual":
-        queues = {q["jobQueueName"] for q in batch.describe_job_queues()["jobQueues"]}
-        checks.expect("the existing queues are untouched", {env.manual.head_queue, env.manual.compute_queue} <= queues, queues)
     iam = client("iam")
-    left = [u["UserName"] for u in iam.list_users()["Users"] if u["UserName"].startswith(prefix)]
+    left = [u["UserName"] for u in iam.list_users()["Users"] if u["UserName"] == r.user_name]
     checks.expect("no IAM user is left", not left, left)
-    left = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(prefix)]
+    left = [x["RoleName"] for x in iam.list_roles()["Roles"] if x["RoleName"].startswith(prefix)]
     checks.expect("no IAM role is left", not left, left)
     left = [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"].startswith(prefix)]
     checks.expect("no IAM policy is left", not left, left)
     left = [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"] if p["InstanceProfileName"].startswith(prefix)]
     checks.expect("no instance profile is left", not left, left)
-    if env.mode == "forge":
+    if r.forge:
         ec2 = client("ec2")
-        left = [t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"] if t["LaunchTemplateName"] == name]
+        left = [t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"] if t["LaunchTemplateName"] == r.name or t["LaunchTemplateName"].startswith(prefix)]
         checks.expect("no launch template is left", not left, left)
         left = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith(prefix)]
         checks.expect("no security group is left", not left, left)
         left = [f["FileSystemId"] for f in client("fsx").describe_file_systems()["FileSystems"]]
         checks.expect("no file system is left", not left, left)
-    if not env.work_on_fsx and env.storage.create_bucket:
-        bucket = env.work_bucket
-        left = [b["Name"] for b in client("s3").list_buckets()["Buckets"] if b["Name"] == bucket]
+    if r.create_bucket:
+        left = [b["Name"] for b in client("s3").list_buckets()["Buckets"] if b["Name"] == r.work_bucket]
         checks.expect("the work bucket is gone", not left, left)
     return checks
 
@@ -280,7 +318,7 @@ def _phases(tf: Terraform, ws: Workspace, client, report: SmokeReport, echo: Ech
         return
 
     t = time.monotonic()
-    checks = check_created(ws.loaded, ws, client)
+    checks = check_created(ws.loaded.resolved, ws, applied.outputs, client)
     report.failures += [f"check failed: {f}" for f in checks.failed]
     phase("check", time.monotonic() - t, not checks.failed, f"{len(checks.passed)} of {len(checks.passed) + len(checks.failed)} checks passed")
 
@@ -296,17 +334,18 @@ def _phases(tf: Terraform, ws: Workspace, client, report: SmokeReport, echo: Ech
     if not _destroy(tf, ws, report, echo, phase):
         return
     t = time.monotonic()
-    gone = check_gone(ws.loaded, client)
+    gone = check_gone(ws.loaded.resolved, client)
     report.failures += [f"left behind: {f}" for f in gone.failed]
     phase("verify", time.monotonic() - t, not gone.failed, "nothing left" if not gone.failed else f"{len(gone.failed)} kinds of object left")
 
 
 def _destroy(tf: Terraform, ws: Workspace, report: SmokeReport, echo: Echo, phase, after_failure: bool = False) -> bool:
-    protected = not ws.loaded.env.compute.dispose and ws.loaded.env.mode == "forge"
+    protected = bool(ws.loaded.resolved.guarded)  # dispose: false, and something to protect
     destroyed = terraform_command(tf, ws, "destroy", echo)
     if protected and not after_failure:
         refused = destroyed.exit_code != 0 and any("prevent_destroy" in d or "cannot be destroyed" in d for d in destroyed.diagnostics)
-        phase("protect", destroyed.seconds, refused, "destroy refused (dispose: false)" if refused else "destroy NOT refused")
+        guarded = " and ".join(ws.loaded.resolved.guarded)
+        phase("protect", destroyed.seconds, refused, f"destroy refused (dispose: false guards the {guarded})" if refused else "destroy NOT refused")
         if not refused:
             report.failures.append("dispose: false, but destroy was not refused")
             return False

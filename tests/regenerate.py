@@ -4,6 +4,9 @@
     python tests/regenerate.py golden     # tests/golden/: every example rendered together
     python tests/regenerate.py bad        # tests/bad/*.txt: the messages for each bad file
     python tests/regenerate.py module-docs  # the Inputs/Outputs tables of modules/*/README.md
+    python tests/regenerate.py docs       # the key reference in docs/environment-file.md
+    python tests/regenerate.py streams    # tests/fake_terraform/streams/: real Terraform's output
+                                          # (slow: applies on the emulator; not part of "all")
 
 Review the diff before committing it: a changed golden file is a changed product.
 """
@@ -48,6 +51,39 @@ def golden() -> None:
     towergen.render(EXAMPLES, GOLDEN)
     shutil.rmtree(GOLDEN / "modules")
     print(f"wrote {GOLDEN}")
+
+
+def streams() -> None:
+    """Record what the real Terraform prints for the scenarios tests/test_replay.py replays."""
+    import os
+    import subprocess
+
+    fake = HERE / "fake_terraform"
+    python = sys.executable
+    towergen_cli = [python, "-m", "towergen.cli"]
+    emulator = [python, "-m", "pytest", "-q", "-n", "0", "-m", "emulator", str(HERE / "test_emulator.py"), "-k"]
+    scenarios = {
+        "spot": [emulator + ["seed_spot"]],
+        "dispose": [emulator + ["dispose"]],
+        "savedplan": [emulator + ["saved_plan"]],
+        "failing": [towergen_cli + ["plan", "examples/manual.yaml"], towergen_cli + ["apply", "examples/manual.yaml"]],
+    }
+    real = shutil.which(os.environ.get("TOWERGEN_TERRAFORM") or "terraform")
+    for name, commands in scenarios.items():
+        folder = fake / "streams" / name
+        shutil.rmtree(folder, ignore_errors=True)
+        env = {**os.environ, "TOWERGEN_TERRAFORM": str(fake / "record.py"), "REAL_TERRAFORM": real, "RECORD_DIR": str(folder)}
+        for command in commands:
+            subprocess.run(command, cwd=HERE.parent, env=env, check=False)
+        print(f"recorded {len(list(folder.glob('*.code')))} calls in {folder}")
+
+
+def docs() -> None:
+    from towergen.reference import splice
+
+    path = HERE.parent / "docs" / "environment-file.md"
+    path.write_text(splice(path.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"wrote {path}")
 
 
 def bad() -> None:
@@ -136,6 +172,6 @@ def module_docs() -> None:
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["module-docs", "golden", "bad"]
+    which = sys.argv[1:] or ["module-docs", "docs", "golden", "bad"]
     for name in which:
-        {"golden": golden, "bad": bad, "module-docs": module_docs}[name]()
+        {"golden": golden, "bad": bad, "module-docs": module_docs, "docs": docs, "streams": streams}[name]()

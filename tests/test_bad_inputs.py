@@ -3,15 +3,54 @@
 
 from __future__ import annotations
 
+import ast
+import sys
+from pathlib import Path
+
 import pytest
 
 from regenerate import BAD, bad_messages
+from towergen import rules
+from towergen.errors import SpecError
+from towergen.loader import Source, load_file
 
 CASES = sorted(BAD.glob("*.yaml"))
 
 
-def test_corpus_is_large_enough():
-    assert len(CASES) >= 25
+def _rule_calls() -> dict[tuple[int, int], str]:
+    """Every call in rules.py that reports an error or a warning: its lines, its message's start."""
+    tree = ast.parse(Path(rules.__file__).read_text(encoding="utf-8"))
+    calls = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("error", "warn"):
+            calls[(node.lineno, node.end_lineno)] = ast.unparse(node.args[2] if len(node.args) > 2 else node)[:70]
+    return calls
+
+
+def test_every_rule_has_a_bad_file(monkeypatch):
+    """Each error and warning rules.py can report is reported by at least one file of the corpus
+    (a rule nobody feeds is a rule nobody checks)."""
+    calls = _rule_calls()
+    hit: set[int] = set()
+    original = Source.problem
+
+    def problem(self, *args, **kwargs):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == rules.__file__ and frame.f_code.co_name not in ("error", "warn"):
+                hit.add(frame.f_lineno)
+                break
+            frame = frame.f_back
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Source, "problem", problem)
+    for path in CASES:
+        try:
+            load_file(path)
+        except SpecError:
+            pass
+    missing = {lines: text for lines, text in calls.items() if not any(lines[0] <= h <= lines[1] for h in hit)}
+    assert not missing, "rules without a bad file in tests/bad/: " + "; ".join(f"rules.py:{k[0]} {v}" for k, v in sorted(missing.items()))
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])

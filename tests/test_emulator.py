@@ -15,7 +15,7 @@ from towergen.cli import app
 from towergen.emulator import MotoServer
 from towergen.loader import load_file
 from towergen.run import run
-from towergen.smoke import smoke
+from towergen.smoketest import smoke
 
 pytestmark = [pytest.mark.emulator, pytest.mark.terraform]
 

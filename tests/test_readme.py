@@ -15,4 +15,4 @@ def test_readme_opens_with_the_two_commands_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install -e '.[test]'" in setup and "pip install --quiet -e '.[test]'" in ci
     assert "towergen render examples/" in setup
-    assert ci.rstrip().splitlines()[-1] == tests.strip()
+    assert tests.strip() in ci.splitlines(), ".ci/run runs the README's test command as it is"

@@ -15,7 +15,9 @@ from conftest import example
 from towergen.cli import EXIT_USAGE, app
 from towergen.emulator import OVERRIDE_FILE
 from towergen.errors import EmulatorError, TerraformError
-from towergen.run import argv_for, check_localstack, emulator_for, localstack_endpoint, services_needed, workspace
+from towergen.localstack import check_localstack, localstack_endpoint, services_needed
+from towergen.run import argv_for, emulator_for
+from towergen.targets import workspace
 from towergen.terraform import Terraform, find_binary
 
 SPOT = example("spot")
@@ -183,7 +185,7 @@ def test_aws_plan_is_saved_and_applied(tmp_path):
 
 
 def test_progress_lines_from_terraform_json():
-    from towergen.run import JsonProgress, Outcome
+    from towergen.progress import JsonProgress, Outcome
 
     lines: list[str] = []
     outcome = Outcome("apply", 1, 0.0)

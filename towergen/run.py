@@ -37,9 +37,28 @@ def argv_for(command: str, *, detailed: bool = True, plan_file: Path | None = No
     raise ValueError(command)
 
 
+@contextmanager
+def _plugin_cache_lock(tf: Terraform) -> Iterator[None]:
+    """Terraform's provider cache is not safe for inits running at once (a fleet run shares
+    one): take turns on a lock file inside it."""
+    cache = tf.environment().get("TF_PLUGIN_CACHE_DIR")
+    if not cache or not Path(cache).is_dir():
+        yield
+        return
+    import fcntl
+
+    with open(Path(cache) / ".towergen-init.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def terraform_init(tf: Terraform, ws: Workspace, echo: Echo) -> float:
     started = time.monotonic()
-    result = tf.run(*argv_for("init"), cwd=ws.root, extra_env=ws.terraform_env(), check=False)
+    with _plugin_cache_lock(tf):
+        result = tf.run(*argv_for("init"), cwd=ws.root, extra_env=ws.terraform_env(), check=False)
     seconds = time.monotonic() - started
     if result.returncode != 0:
         raise TerraformError(f"terraform init failed in {ws.root}:\n{result.stdout.rstrip()}")

@@ -126,8 +126,9 @@ def repository_of(path: str | os.PathLike[str]) -> Path:
     return folder
 
 
-def _take_extends(parsed: Parsed) -> tuple[Any, Mark] | None:
-    """Remove ``extends`` from a parsed file: (its value, where the value is), or None."""
+def _take_extends(parsed: Parsed, earlier: list[Problem]) -> tuple[Any, Mark] | None:
+    """Remove ``extends`` from a parsed file: (its value, where the value is), or None. An
+    unreadable value ends the reading with ``earlier`` problems and the file's own."""
     if not isinstance(parsed.data, dict) or EXTENDS not in parsed.data:
         return None
     loc = (EXTENDS,)
@@ -136,9 +137,8 @@ def _take_extends(parsed: Parsed) -> tuple[Any, Mark] | None:
     for marks in (parsed.value_marks, parsed.key_marks, parsed.scalar_text):
         for other in [k for k in marks if k[:1] == loc]:
             del marks[other]
-    if loc in parsed.broken:
-        parsed.broken.discard(loc)
-        return None  # its own problem (a control character, a tag) is reported already
+    if loc in parsed.broken:  # a control character, a tag: the problem is reported already
+        raise SpecError([*earlier, *parsed.problems])
     return value, mark
 
 
@@ -147,7 +147,7 @@ def _follow_extends(first: Parsed, first_path: str | os.PathLike[str]) -> Source
     that says it). Refuses a base outside the repository, a missing base and a cycle, each at
     the ``extends`` that names it, with the chain."""
     chain = [first]
-    found = _take_extends(first)
+    found = _take_extends(first, [])
     if found is None:
         return _source(first)
     repo = repository_of(first_path)
@@ -190,7 +190,7 @@ def _follow_extends(first: Parsed, first_path: str | os.PathLike[str]) -> Source
         seen.append(real)
         names.append(shown)
         here, current = target, base
-        found = _take_extends(base)
+        found = _take_extends(base, [p for doc in chain[:-1] for p in doc.problems])
     merged = chain[-1]
     for child in reversed(chain[:-1]):
         merged = _overlay(merged, child)

@@ -50,6 +50,7 @@ MAX_DEPTH = 64  # levels of nesting (a file has about 5)
 MAX_NODES = 10_000  # keys and values once aliases are expanded (a file has about 100)
 MAX_DIGITS = 18  # every number a file holds fits in 18 digits (less than 2**63)
 _SIZE = f"{MAX_BYTES >> 20} MiB"
+_TOO_MANY = f"expected at most {MAX_NODES} keys and values once aliases (*name) are expanded, found more"
 
 _TAG = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
@@ -63,6 +64,7 @@ _FLOAT_RE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|([-
 
 # C0 and C1 control characters and DEL, except tab, line feed and carriage return
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_ANY_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_IN_VALUE_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # a value may hold tabs and line feeds
 _CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x0C: "FF", 0x0D: "CR", 0x1B: "ESC", 0x7F: "DEL"}
 
@@ -111,7 +113,7 @@ def display_name(path: str | os.PathLike[str] | bytes) -> str:
     except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
         raw = text.encode("utf-8", "surrogatepass")
     shown = raw.decode("utf-8", "backslashreplace")
-    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", shown.replace("\r", "\\r"))
+    return _ANY_CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", shown)
 
 
 _PLAIN_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
@@ -219,18 +221,19 @@ def text_problems(text: str, file: str) -> list[Problem]:
     if len(text) > MAX_BYTES:
         return [Problem(file, 0, 0, "", f"expected a file of at most {_SIZE}, found {len(text)} characters")]
     problems: list[Problem] = []
-    last_line = 0
-    for match in _CONTROL_RE.finditer(text):
+    line, line_start, pos = 1, 0, 0
+    while len(problems) < 10:
+        match = _CONTROL_RE.search(text, pos)
+        if not match:
+            break
         start = match.start()
-        line = text.count("\n", 0, start) + 1
-        if line == last_line:
-            continue
-        last_line = line
-        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        line += text.count("\n", line_start, start)
+        line_start = text.rfind("\n", 0, start) + 1
         problems.append(
-            Problem(file, line, col, "", f"expected text without control characters, found {_control_name(match.group())}")
+            Problem(file, line, start - line_start + 1, "", f"expected text without control characters, found {_control_name(match.group())}")
         )
-        if len(problems) == 10:
+        pos = text.find("\n", start)  # one problem per line
+        if pos < 0:
             break
     return problems
 
@@ -264,11 +267,13 @@ def _resolve(value: str) -> str:
     return STR
 
 
+# YAML events come from libyaml's parser when PyYAML has it (fifteen times faster), else from
+# PyYAML's own. Neither recurses.
+_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
+
+
 def _events(text: str):
-    """YAML events of ``text``: libyaml's parser when PyYAML has it (ten times faster), else
-    PyYAML's own. Neither recurses."""
-    loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
-    return yaml.parse(text, Loader=loader)
+    return yaml.parse(text, Loader=yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader)
 
 
 def _compose(events, file: str) -> _Node | None:
@@ -281,9 +286,13 @@ def _compose(events, file: str) -> _Node | None:
     stack: list[tuple[_Node, list[_Node]]] = []  # open collections, with a pending key for maps
     root: _Node | None = None
     documents = 0
+    nodes = 0
 
     def add(node: _Node) -> None:
-        nonlocal root
+        nonlocal root, nodes
+        nodes += 1
+        if nodes > MAX_NODES:  # as many written: more once aliases are expanded
+            raise _stop(Problem(file, node.mark.line, node.mark.column, "", _TOO_MANY))
         if not stack:
             root = node
             return
@@ -355,14 +364,46 @@ def _stop(problem: Problem) -> SpecError:
 def _document(text: str, file: str) -> _Node | None:
     try:
         return _compose(_events(text), file)
-    except yaml.YAMLError:
-        pass  # libyaml's words differ from PyYAML's: say it as PyYAML does (the messages users know)
-    try:
-        return _compose(yaml.parse(text, Loader=yaml.SafeLoader), file)
     except yaml.MarkedYAMLError as exc:
-        raise _stop(_syntax_problem(file, exc)) from None
+        problem = _syntax_problem(file, exc)
     except yaml.YAMLError as exc:
-        raise _stop(Problem(file, 1, 1, "", f"expected valid YAML, found: {exc}")) from None
+        problem = Problem(file, 1, 1, "", f"expected valid YAML, found: {exc}")
+    if not _LIBYAML:
+        raise _stop(problem)
+    # libyaml's words differ from PyYAML's: say it as PyYAML does (the messages users know), when
+    # PyYAML finds a problem in the text up to the line after libyaml's (bounded: a short read)
+    end = text.find("\n", _line_start(text, problem.line + 1))
+    prefix = text if end < 0 else text[: end + 1]
+    if len(prefix) <= _REPARSE_LIMIT:
+        pure = None
+        try:
+            _compose(_pure_events(prefix), file)
+        except yaml.MarkedYAMLError as exc:
+            pure = _syntax_problem(file, exc)
+        except SpecError as exc:  # our own bounds (libyaml stops at 1,000 levels, we at 64)
+            pure = exc.problems[0]
+        except yaml.YAMLError:
+            pass
+        if pure is not None and (pure.line, pure.column) <= (problem.line + 1, 1):
+            problem = pure
+    raise _stop(problem)
+
+
+_REPARSE_LIMIT = 64 * 1024
+
+
+def _line_start(text: str, line: int) -> int:
+    """The index where 1-based ``line`` starts (the text's length past its end)."""
+    pos = 0
+    for _ in range(line - 1):
+        pos = text.find("\n", pos) + 1
+        if pos == 0:
+            return len(text)
+    return pos
+
+
+def _pure_events(text: str):
+    return yaml.parse(text, Loader=yaml.SafeLoader)
 
 
 # --- nodes into values -----------------------------------------------------------------------------
@@ -382,7 +423,7 @@ class _Walker:
         if self.count > MAX_NODES:
             raise _stop(
                 Problem(self.file, node.mark.line, node.mark.column, "",
-                        f"expected at most {MAX_NODES} keys and values once aliases (*name) are expanded, found more")
+                        _TOO_MANY)
             )
         if depth > MAX_DEPTH:
             raise _stop(
@@ -470,14 +511,15 @@ class _Walker:
             finally:
                 sub = (parsed.value_marks, parsed.key_marks, parsed.scalar_text, parsed.broken)
                 parsed.value_marks, parsed.key_marks, parsed.scalar_text, parsed.broken = saved
+            taken = set()
             for key, value in (merged or {}).items():
-                if key in result:
-                    continue
-                result[key] = value
-                prefix = path + (key,)
-                for mine, theirs in zip(saved[:3], sub[:3]):
-                    mine.update((loc, v) for loc, v in theirs.items() if loc[: len(prefix)] == prefix)
-                parsed.broken.update(loc for loc in sub[3] if loc[: len(prefix)] == prefix)
+                if key not in result:
+                    result[key] = value
+                    taken.add(key)
+            n = len(path)
+            for mine, theirs in zip(saved[:3], sub[:3]):
+                mine.update((loc, v) for loc, v in theirs.items() if len(loc) > n and loc[n] in taken)
+            parsed.broken.update(loc for loc in sub[3] if len(loc) > n and loc[n] in taken)
         return result
 
 

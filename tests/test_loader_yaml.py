@@ -209,7 +209,7 @@ def test_eighteen_digits_reach_the_model():
     [
         ("yes", "yes"), ("no", "no"), ("on", "on"), ("off", "off"), ("y", "y"), ("n", "n"), ("Yes", "Yes"),
         ("12:30", "12:30"), ("1:02:03", "1:02:03"), ("2024-01-01", "2024-01-01"), ("2024-01-01T10:00:00Z", "2024-01-01T10:00:00Z"),
-        ("1_000", "1_000"), ("0b101", "0b101"), ("=", "="), ("<<x", "<<x"),
+        ("1_000", "1_000"), ("0b101", "0b101"), ("=", "="), ("<<x", "<<x"), ("<<", "<<"),
         ("true", True), ("True", True), ("TRUE", True), ("false", False), ("FALSE", False),
         ("null", None), ("Null", None), ("~", None), ("", None),
         ("0", 0), ("-0", 0), ("+12", 12), ("0o17", 15), ("0x1F", 31), ("0", 0),
@@ -312,3 +312,14 @@ def test_a_file_name_that_is_not_utf8(tmp_path):
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
     assert "env-\\xff.yaml:6:13: compute.max_cpus" in result.stderr
+
+
+def test_text_given_directly_is_capped_too():
+    assert problems("#" * (yamlsafe.MAX_BYTES + 1)) == [f"f.yaml: expected a file of at most 1 MiB, found {yamlsafe.MAX_BYTES + 1} characters"]
+
+
+def test_a_big_file_of_keys_stops_at_the_node_cap_quickly():
+    text = "".join(f"k{i}: {i}\n" for i in range(100_000))
+    start = time.perf_counter()
+    assert problems(text) == ["f.yaml:5000:8: expected at most 10000 keys and values once aliases (*name) are expanded, found more"]
+    assert time.perf_counter() - start < 2

@@ -170,7 +170,8 @@ def _follow_extends(first: Parsed, first_path: str | os.PathLike[str]) -> Source
         shown = yamlsafe.display_name(os.path.normpath(os.path.join(os.path.dirname(current.file), value)))
         real = os.path.realpath(target)
         if os.path.commonpath([real, str(repo)]) != str(repo):
-            where = yamlsafe.display_name(os.path.relpath(repo)) if os.path.relpath(repo).count("..") < 4 else yamlsafe.display_name(repo)
+            relative = os.path.relpath(repo)
+            where = yamlsafe.display_name(relative if relative.count("..") < 4 else repo)
             raise refuse(f"expected a base file inside the repository ({where}), found {describe(value)}, which leads outside it")
         if real in seen:
             cycle = " -> ".join([*names, shown])
@@ -183,7 +184,12 @@ def _follow_extends(first: Parsed, first_path: str | os.PathLike[str]) -> Source
             text = yamlsafe.read_text(target, shown)
         except yamlsafe.Refused as exc:
             raise refuse(f"{exc.message} ({shown})") from None
-        base = yamlsafe.parse(text, shown)
+        except SpecError as exc:  # a byte that is not UTF-8
+            raise SpecError([*(p for doc in chain for p in doc.problems), *exc.problems]) from None
+        try:
+            base = yamlsafe.parse(text, shown)
+        except SpecError as exc:
+            raise SpecError([*(p for doc in chain for p in doc.problems), *exc.problems]) from None
         if not isinstance(base.data, dict):
             raise SpecError([Problem(shown, *base.value_marks[()][:2], "", f"expected a mapping of keys (a base file), found {describe(base.data)}")])
         chain.append(base)

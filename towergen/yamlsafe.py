@@ -175,6 +175,8 @@ def read_text(path: str | os.PathLike[str], file: str) -> str:
     when a byte is not UTF-8 (``file`` is the name shown)."""
     try:
         st = os.stat(path)
+    except ValueError:  # a NUL in the path
+        raise Refused("expected a readable file, found a name with a NUL character") from None
     except OSError as exc:
         raise Refused(f"expected a readable file, found: {exc.strerror or exc}") from None
     why = _not_regular(st.st_mode)
@@ -525,7 +527,7 @@ class _Walker:
 
 def scalar(tag: str, text: str) -> Any:
     """The value of a scalar with a resolved tag; ValueError says why it is refused."""
-    if tag == STR:
+    if tag == STR or tag == MERGE:  # "<<" merges only as a key: elsewhere it is text
         return text
     if tag == NULL:
         if not _NULL_RE.fullmatch(text):

@@ -58,20 +58,20 @@ KEYS = st.one_of(
     st.text(max_size=8),
     st.integers(),
 )
-DOCS = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=5)), max_leaves=25)
+DOCS = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)), max_leaves=8)
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 HEAD = {"version": 1, "name": "env-a", "region": "eu-west-1", "work_dir": "s3://bucket-a/work"}
 
 
 @SETTINGS
-@given(st.dictionaries(KEYS, DOCS, max_size=6), st.booleans())
+@given(st.dictionaries(KEYS, DOCS, max_size=4), st.booleans())
 def test_random_documents(doc, with_head):
     data = {**HEAD, **doc} if with_head else doc
     _load_bytes(yaml.dump(data, Dumper=DUMPER, allow_unicode=True).encode("utf-8"))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.binary(max_size=200), st.dictionaries(KEYS, DOCS, max_size=6).map(lambda d: yaml.dump({**HEAD, **d}, Dumper=DUMPER).encode())))
+@given(st.one_of(st.binary(max_size=200), st.dictionaries(KEYS, DOCS, max_size=4).map(lambda d: yaml.dump({**HEAD, **d}, Dumper=DUMPER).encode())))
 def test_cli_validate_never_prints_a_traceback(data):
     fd, path = tempfile.mkstemp(suffix=".yaml")
     try:

@@ -310,7 +310,8 @@ def test_a_file_name_that_is_not_utf8(tmp_path):
     assert err.value.problems[0].file.endswith("/env-\\xff.yaml")
     str(err.value).encode("utf-8")  # printable in any UTF-8 terminal
     result = CliRunner().invoke(app, ["validate", str(path)])
-    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "env-\\xff.yaml:6:13: compute.max_cpus" in result.stderr
 
 

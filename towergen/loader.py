@@ -1,4 +1,12 @@
-"""Read an environment file: YAML with positions, pydantic validation, cross-key rules.
+"""Read an environment file: YAML with positions (``yamlsafe``), its base files (``extends``),
+pydantic validation, cross-key rules.
+
+``extends: PATH`` names a base file, relative to the file that says it and inside the repository
+(the nearest folder above the first file with a ``.git``, else that file's folder). Chains are
+followed (at most ``MAX_CHAIN`` files), cycles refused. Mappings merge key by key, anything else
+(a list, a scalar, null) in the more derived file replaces the base's. Every key and value keeps
+the file, line and column where it was written, so a problem is reported there. A base file may
+be partial: only the merged result is validated.
 
 Every problem in a file is collected and reported at once, each with file:line:column, the key
 path, what was expected and what was found. Nothing here prints or exits: problems travel in a
@@ -28,6 +36,7 @@ from .model import Environment
 from .yamlsafe import Loc, Mark, Parsed, format_path
 
 __all__ = ["Loaded", "Source", "load_file", "load_text", "parse_yaml", "format_path", "describe", "file_schema"]
+
 
 @dataclass
 class Source:

@@ -1,31 +1,12 @@
-"""How keys and values are shown in messages: as the user would recognise them from the file."""
+"""How values are shown in messages: as the user would recognise them from the file (key paths:
+``yamlsafe.format_path``)."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import re
 import unicodedata
 from typing import Any
-
-Loc = tuple[Any, ...]
-
-_PLAIN_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-
-
-def format_path(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part}]"
-        elif isinstance(part, str) and _PLAIN_KEY_RE.match(part) and len(part) <= 40:
-            out += ("." if out else "") + part
-        else:
-            text = part if isinstance(part, str) else str(part)
-            if len(text) > 40:
-                text = text[:37] + "..."
-            out += "[" + json.dumps(text, ensure_ascii=unicodedata.normalize("NFC", text) != text) + "]"
-    return out
 
 
 def describe(value: Any) -> str:

@@ -28,10 +28,11 @@ class TowergenError(Exception):
 
 
 class SpecError(TowergenError):
-    """One or more environment files are invalid. Holds every problem found, in file order."""
+    """One or more environment files are invalid. Holds every problem found, in file order, each
+    once (files that share a base file report its problems once)."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+        self.problems = sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line, p.column))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -1,4 +1,12 @@
-"""Read an environment file: YAML with positions, pydantic validation, cross-key rules.
+"""Read an environment file: YAML with positions (``yamlsafe``), its base files (``extends``),
+pydantic validation, cross-key rules.
+
+``extends: PATH`` names a base file, relative to the file that says it and inside the repository
+(the nearest folder above the first file with a ``.git``, else that file's folder). Chains are
+followed (at most ``MAX_CHAIN`` files), cycles refused. Mappings merge key by key, anything else
+(a list, a scalar, null) in the more derived file replaces the base's. Every key and value keeps
+the file, line and column where it was written, so a problem is reported there. A base file may
+be partial: only the merged result is validated.
 
 Every problem in a file is collected and reported at once, each with file:line:column, the key
 path, what was expected and what was found. Nothing here prints or exits: problems travel in a
@@ -10,6 +18,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import difflib
+import os
 import re
 import types
 import typing
@@ -18,45 +27,43 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from . import rules
-from .describe import describe, format_path
+from . import rules, yamlsafe
+from .describe import describe
 from .errors import Problem, SpecError
 from .model import Environment
 from .resolved import Resolved, resolve
+from .yamlsafe import Loc, Mark, Parsed, format_path
 
-Loc = tuple[Any, ...]
+__all__ = ["Loaded", "Source", "load_file", "load_text", "parse_yaml", "format_path", "describe", "file_schema"]
 
 
 @dataclass
 class Source:
-    """A parsed YAML document with the position of every key and value."""
+    """A parsed environment file (with its base files merged in: ``extends``) and the position of
+    every key and value, each in the file where it was written."""
 
-    file: str
+    file: str  # the file given (the most derived one), as displayed
     data: Any
-    value_marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
-    # the text of plain scalars YAML reads as something else ("yes" is true)
+    value_marks: dict[Loc, Mark] = field(default_factory=dict)
+    key_marks: dict[Loc, Mark] = field(default_factory=dict)
+    # the text of plain scalars YAML reads as something else ("True" is true)
     scalar_text: dict[Loc, str] = field(default_factory=dict)
     # problems that do not stop validation (a duplicate key)
     problems: list[Problem] = field(default_factory=list)
+    # values that could not be read (their own problem is reported, not the model's)
+    broken: set[Loc] = field(default_factory=set)
+    # the files read, the given one first, then each base in the order ``extends`` names them
+    files: list[str] = field(default_factory=list)
 
     def has(self, *path: Any) -> bool:
         """Whether the file itself sets this key (as opposed to a default)."""
-        node = self.data
-        for part in path:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            else:
-                return False
-        return True
+        return _has(self.data, path)
 
-    def position(self, loc: Loc, *, key: bool = True) -> tuple[int, int]:
-        """Line and column of ``loc``: its key when ``key`` (else its value), or the nearest
-        ancestor that exists in the file."""
+    def locate(self, loc: Loc, *, key: bool = True) -> Mark:
+        """Where ``loc`` was written: its key when ``key`` (else its value), or the nearest
+        ancestor that exists in the files."""
         loc = tuple(loc)
         while loc:
             if key and loc in self.key_marks:
@@ -64,11 +71,28 @@ class Source:
             if loc in self.value_marks:
                 return self.value_marks[loc]
             loc = loc[:-1]
-        return self.value_marks.get((), (1, 1))
+        return self.value_marks.get((), Mark(1, 1, self.file))
+
+    def position(self, loc: Loc, *, key: bool = True) -> tuple[int, int]:
+        """Line and column of ``loc`` (see ``locate``, which also says in which file)."""
+        mark = self.locate(loc, key=key)
+        return mark.line, mark.column
 
     def problem(self, loc: Loc, message: str, *, at: Loc | None = None, key: bool = True) -> Problem:
-        line, col = self.position(at if at is not None else loc, key=key)
-        return Problem(self.file, line, col, format_path(loc), message)
+        mark = self.locate(at if at is not None else loc, key=key)
+        return Problem(mark.file, mark.line, mark.column, format_path(loc), message)
+
+
+def _has(data: Any, path: Loc) -> bool:
+    node = data
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and not isinstance(part, bool) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    return True
 
 
 @dataclass
@@ -89,81 +113,141 @@ class Loaded:
 
 
 def parse_yaml(text: str, file: str) -> Source:
-    loader = yaml.SafeLoader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            raise SpecError([_syntax_problem(file, exc)]) from None
-        except yaml.YAMLError as exc:
-            raise SpecError([Problem(file, 1, 1, "", f"expected valid YAML, found: {exc}")]) from None
-        source = Source(file, None)
-        if root is None:
-            raise SpecError([Problem(file, 1, 1, "", "expected a mapping of keys, found an empty file")])
-        source.data = _walk(loader, root, (), source, source.problems)
-        return source
-    finally:
-        loader.dispose()
+    """One YAML document with positions (``yamlsafe``: bounded, YAML 1.2 scalars); ``extends``
+    is not followed (see ``load_text``)."""
+    return _source(yamlsafe.parse(text, file))
 
 
-def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    what = exc.problem or "unreadable"
-    if "\\t" in what or "\t" in what:
-        what += " (indent with spaces: YAML does not allow tabs)"
-    if exc.context and exc.context_mark and exc.context_mark is not exc.problem_mark:
-        start = exc.context_mark
-        what += f" ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
-    elif exc.context:
-        what = f"{exc.context}, {what}"
-    return Problem(file, line, col, "", f"expected valid YAML, found a syntax error: {what}")
+def _source(parsed: Parsed, files: list[str] | None = None) -> Source:
+    return Source(
+        parsed.file, parsed.data, parsed.value_marks, parsed.key_marks, parsed.scalar_text,
+        parsed.problems, parsed.broken, files or [parsed.file],
+    )
 
 
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+# --- extends: base files ---------------------------------------------------------------------------
+
+EXTENDS = "extends"
+MAX_CHAIN = 16  # files in one chain of extends
 
 
-def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Loc, source: Source, problems: list[Problem]) -> Any:
-    source.value_marks[path] = _mark(node)
-    if isinstance(node, MappingNode):
-        try:
-            loader.flatten_mapping(node)  # YAML merge keys ("<<: *defaults")
-        except yaml.MarkedYAMLError as exc:
-            line, col = _mark(node)
-            problems.append(Problem(source.file, line, col, format_path(path), f"expected a valid merge key, found: {exc.problem}"))
-            return {}
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                line, col = _mark(key_node)
-                problems.append(Problem(source.file, line, col, format_path(path), "expected a plain key, found a list or mapping used as a key"))
-                continue
-            key = loader.construct_object(key_node, deep=True)
-            if isinstance(key, (list, dict)) or key is None:
-                key = key_node.value
-            child = path + (key,)
-            if key in result:
-                line, col = _mark(key_node)
-                first = source.key_marks[child]
-                problems.append(
-                    Problem(source.file, line, col, format_path(child), f"expected each key once, found it again (first at line {first[0]})")
-                )
-                continue
-            source.key_marks[child] = _mark(key_node)
-            result[key] = _walk(loader, value_node, child, source, problems)
-        return result
-    if isinstance(node, SequenceNode):
-        return [_walk(loader, item, path + (i,), source, problems) for i, item in enumerate(node.value)]
-    try:
-        value = loader.construct_object(node, deep=True)
-        if isinstance(node, ScalarNode) and not node.style and isinstance(value, (bool, type(None))):
-            source.scalar_text[path] = node.value
-        return value
-    except yaml.YAMLError as exc:
-        line, col = _mark(node)
-        problems.append(Problem(source.file, line, col, format_path(path), f"expected a readable value, found: {exc}"))
+def repository_of(path: str | os.PathLike[str]) -> Path:
+    """The folder that ``extends`` paths may not leave: the nearest folder holding ``path``
+    that has a ``.git`` (a folder, or a file in a git worktree), else the folder of ``path``."""
+    folder = Path(os.path.realpath(os.path.dirname(os.path.abspath(path))))
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return folder
+
+
+def _take_extends(parsed: Parsed, earlier: list[Problem]) -> tuple[Any, Mark] | None:
+    """Remove ``extends`` from a parsed file: (its value, where the value is), or None. An
+    unreadable value ends the reading with ``earlier`` problems and the file's own."""
+    if not isinstance(parsed.data, dict) or EXTENDS not in parsed.data:
         return None
+    loc = (EXTENDS,)
+    value = parsed.data.pop(EXTENDS)
+    mark = parsed.value_marks.get(loc) or parsed.key_marks[loc]
+    for marks in (parsed.value_marks, parsed.key_marks, parsed.scalar_text):
+        for other in [k for k in marks if k[:1] == loc]:
+            del marks[other]
+    if loc in parsed.broken:  # a control character, a tag: the problem is reported already
+        raise SpecError([*earlier, *parsed.problems])
+    return value, mark
+
+
+def _follow_extends(first: Parsed, first_path: str | os.PathLike[str]) -> Source:
+    """The file merged over its chain of base files (``extends: PATH``, relative to the file
+    that says it). Refuses a base outside the repository, a missing base and a cycle, each at
+    the ``extends`` that names it, with the chain."""
+    chain = [first]
+    found = _take_extends(first, [])
+    if found is None:
+        return _source(first)
+    repo = repository_of(first_path)
+    here = os.fspath(first_path)
+    seen = [os.path.realpath(here)]
+    names = [first.file]
+    current = first
+    while found is not None:
+        value, mark = found
+
+        def refuse(message: str) -> SpecError:
+            problems = [p for doc in chain for p in doc.problems]
+            return SpecError([*problems, Problem(mark.file, mark.line, mark.column, EXTENDS, message)])
+
+        if not isinstance(value, str) or not value.strip():
+            raise refuse(f"expected the path of a base file, relative to this file (such as ../base.yaml), found {describe(value)}")
+        if os.path.isabs(value):
+            raise refuse(f"expected a path relative to this file (so the repository can move), found the absolute path {describe(value)}")
+        target = os.path.join(os.path.dirname(here), value)
+        shown = yamlsafe.display_name(os.path.normpath(os.path.join(os.path.dirname(current.file), value)))
+        real = os.path.realpath(target)
+        if os.path.commonpath([real, str(repo)]) != str(repo):
+            relative = os.path.relpath(repo)
+            where = yamlsafe.display_name(relative if relative.count("..") < 4 else repo)
+            raise refuse(f"expected a base file inside the repository ({where}), found {describe(value)}, which leads outside it")
+        if real in seen:
+            cycle = " -> ".join([*names, shown])
+            raise refuse(f"expected a chain of extends without a cycle, found {cycle}")
+        if len(chain) >= MAX_CHAIN:
+            raise refuse(f"expected at most {MAX_CHAIN} files in a chain of extends, found more: {' -> '.join(names)} -> ...")
+        if not os.path.lexists(target):
+            raise refuse(f"expected the path of an existing file (relative to this file), found {describe(value)}: there is no {shown}")
+        try:
+            text = yamlsafe.read_text(target, shown)
+        except yamlsafe.Refused as exc:
+            raise refuse(f"{exc.message} ({shown})") from None
+        except SpecError as exc:  # a byte that is not UTF-8
+            raise SpecError([*(p for doc in chain for p in doc.problems), *exc.problems]) from None
+        try:
+            base = yamlsafe.parse(text, shown)
+        except SpecError as exc:
+            raise SpecError([*(p for doc in chain for p in doc.problems), *exc.problems]) from None
+        if not isinstance(base.data, dict):
+            raise SpecError([Problem(shown, *base.value_marks[()][:2], "", f"expected a mapping of keys (a base file), found {describe(base.data)}")])
+        chain.append(base)
+        seen.append(real)
+        names.append(shown)
+        here, current = target, base
+        found = _take_extends(base, [p for doc in chain[:-1] for p in doc.problems])
+    merged = chain[-1]
+    for child in reversed(chain[:-1]):
+        merged = _overlay(merged, child)
+    return _source(merged, names)
+
+
+def _merge(base: Any, child: Any) -> Any:
+    """Mappings merge key by key (deeply); anything else in the child replaces the base's."""
+    if isinstance(base, dict) and isinstance(child, dict):
+        out = dict(base)
+        for key, value in child.items():
+            out[key] = _merge(base[key], value) if key in base else value
+        return out
+    return child
+
+
+def _overlay(base: Parsed, child: Parsed) -> Parsed:
+    """``child`` merged over ``base``: each key and value keeps the position where it was written."""
+    out = Parsed(child.file, _merge(base.data, child.data), problems=[*base.problems, *child.problems])
+
+    def take(loc: Loc, value: Any) -> None:
+        src = child if _has(child.data, loc) else base
+        for mine, theirs in ((out.value_marks, src.value_marks), (out.key_marks, src.key_marks), (out.scalar_text, src.scalar_text)):
+            if loc in theirs:
+                mine[loc] = theirs[loc]
+        if loc in src.broken:
+            out.broken.add(loc)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                take(loc + (key,), item)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                take(loc + (i,), item)
+
+    take((), out.data)
+    return out
 
 
 # --- the model's shape, for messages ---------------------------------------------------------------
@@ -288,6 +372,8 @@ def _problem_from_error(err: dict[str, Any], source: Source) -> Problem:
         key = loc[-1]
         model = _model_at(loc[:-1])
         known = list(model.model_fields) if model else []
+        if model is Environment:
+            known.append(EXTENDS)  # read by the loader, not a field of the model
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return source.problem(loc, f"unknown key; {hint}expected one of: {', '.join(known)}; found {describe(key)}")
@@ -295,8 +381,8 @@ def _problem_from_error(err: dict[str, Any], source: Source) -> Problem:
         what = _description(loc)
         message = f"expected this required key ({what})" if what else "expected this required key"
         at = loc if len(loc) > 1 else ()
-        line, col = source.position(at[:-1]) if at else (1, 1)
-        return Problem(source.file, line, col, format_path(loc), f"{message}, found nothing")
+        mark = source.locate(at[:-1]) if at else Mark(1, 1, source.file)
+        return Problem(mark.file, mark.line, mark.column, format_path(loc), f"{message}, found nothing")
     if kind == "expected":
         message = f"expected {ctx['expected']}"
     elif kind == "literal_error":
@@ -357,19 +443,28 @@ def _one_of(choices: list[str]) -> str:
 _PLACEHOLDERS = {"version": 1, "name": "placeholder", "region": "us-east-1", "work_dir": "s3://placeholder-bucket"}
 
 
-def load_text(text: str, file: str) -> Loaded:
-    """Validate one environment file's text. Raises SpecError with every problem found."""
-    source = parse_yaml(text, file)
-    if not isinstance(source.data, dict):
-        raise SpecError([source.problem((), f"expected a mapping of keys, found {describe(source.data)}")])
+def load_text(text: str, file: str, *, path: str | os.PathLike[str] | None = None) -> Loaded:
+    """Validate one environment file's text (``file`` is its name in messages; ``path``, by
+    default ``file``, is where ``extends`` paths start from). Raises SpecError with every
+    problem found."""
+    parsed = yamlsafe.parse(text, file)
+    if not isinstance(parsed.data, dict):
+        raise SpecError([_source(parsed).problem((), f"expected a mapping of keys, found {describe(parsed.data)}")])
+    return _validate(_follow_extends(parsed, path if path is not None else file))
+
+
+def _validate(source: Source) -> Loaded:
     problems: list[Problem] = list(source.problems)
-    broken: set[Loc] = set()
+    broken: set[Loc] = set(source.broken)
     env: Environment | None
     try:
         env = Environment.model_validate(source.data)
     except ValidationError as exc:
-        problems.extend(_problem_from_error(e, source) for e in exc.errors(include_url=False))
-        env, broken = _best_effort(source.data, exc)
+        for err in exc.errors(include_url=False):
+            if not _touches(frozenset([tuple(err["loc"])]), source.broken):
+                problems.append(_problem_from_error(err, source))
+        env, more = _best_effort(source.data, exc)
+        broken |= more
     warnings: list[Problem] = []
     if env is not None:
         found, warned = rules.check(env, source)
@@ -379,6 +474,21 @@ def load_text(text: str, file: str) -> Loaded:
         raise SpecError(problems)
     assert env is not None
     return Loaded(env, source, sorted(warnings))
+
+
+def file_schema() -> dict[str, Any]:
+    """The JSON Schema of an environment file: the model's, plus ``extends`` (read by the loader,
+    not a field of the model), so that an editor accepts a file that names a base file. A base
+    file itself is partial: it need not match this schema."""
+    schema = Environment.model_json_schema()
+    schema["properties"][EXTENDS] = {
+        "type": "string",
+        "minLength": 1,
+        "title": "Extends",
+        "description": "a base file (a path relative to this file, inside the repository) whose keys this file "
+        "overrides: mappings merge key by key, lists and other values are replaced",
+    }
+    return schema
 
 
 def _touches(paths: frozenset[Loc], broken: set[Loc]) -> bool:
@@ -429,20 +539,12 @@ def _remove(data: Any, loc: Loc) -> None:
         node.pop(loc[-1], None)
 
 
-def load_file(path: str | Path, display: str | None = None) -> Loaded:
-    """Read and validate an environment file. ``display`` is the name used in messages."""
-    path = Path(path)
-    name = display or str(path)
+def load_file(path: str | os.PathLike[str], display: str | None = None) -> Loaded:
+    """Read and validate an environment file and its base files. ``display`` is the name used in
+    messages (default: the path, with bytes that are not UTF-8 shown as escapes)."""
+    name = display or yamlsafe.display_name(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError([Problem(name, 0, 0, "", f"expected a readable file, found: {exc.strerror or exc}")]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecError([Problem(name, line, col, "", "expected UTF-8 text, found a byte that is not UTF-8")]) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return load_text(text, name)
+        text = yamlsafe.read_text(path, name)
+    except yamlsafe.Refused as exc:
+        raise SpecError([Problem(name, 0, 0, "", exc.message)]) from None
+    return load_text(text, name, path=path)

@@ -148,8 +148,10 @@ def validate(files: FilesArg) -> None:
 
     rendered, warnings = check(files)
     _warn(warnings)
+    from .yamlsafe import display_name
+
     for path in files:
-        typer.echo(f"ok  {path}")
+        typer.echo(f"ok  {display_name(path)}")
 
 
 SourcesArg = Annotated[
@@ -278,9 +280,9 @@ def schema(
 
         typer.echo(reference(), nl=False)
         return
-    from .model import Environment
+    from .loader import file_schema
 
-    typer.echo(json.dumps(Environment.model_json_schema(), indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(file_schema(), indent=2, ensure_ascii=False))
 
 
 def main() -> None:

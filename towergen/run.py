@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .build import ENV_FILES, load_all, render_files, write_tree
+from .build import BACKEND_FILE, ENV_FILES, load_all, render_files, write_tree
 from .emulator import SERVICES, MotoServer, write_override
 from .errors import EmulatorError, TerraformError, TowergenError
 from .loader import Loaded
@@ -131,7 +131,8 @@ def workspace(source: str | Path, target: str, *, out: str | Path | None = None,
     tmp = Path(tempfile.mkdtemp(prefix=f"towergen-{target}-{name}-"))
     try:
         if rendered_root is None:
-            files = render_files([loaded])
+            # never the backend: emulator state is thrown away and must not reach real state
+            files = {k: v for k, v in render_files([loaded]).items() if k != f"{name}/{BACKEND_FILE}"}
             write_tree(tmp, files, [name])
         else:
             _copy_generated(rendered_root, name, tmp)

@@ -47,6 +47,7 @@ class Values:
     userdata: dict[str, Any] | None = None
     nextflow: dict[str, Any] = field(default_factory=dict)
     platform: dict[str, Any] = field(default_factory=dict)
+    backend: dict[str, Any] | None = None  # backend.tf, only with a backend section
 
 
 def fusion_cache_path(env: Environment) -> str:
@@ -95,6 +96,8 @@ def compute_values(env: Environment, source_name: str) -> Values:
     root["name"] = hcl(env.name)
     root["region"] = hcl(env.region)
     root["tags"] = hcl_map(env.tags) if env.tags else None
+    root.update(provider_values(env))
+    v.backend = backend_values(env)
     root["iam"] = {
         "create_user": hcl(env.credentials.create_user),
         "user_name": hcl(f"{env.name}-{env.credentials.user_name}"),
@@ -251,6 +254,45 @@ def compute_values(env: Environment, source_name: str) -> Values:
         platform["nextflowConfig"] = "\n".join(extra_config) + "\n"
     v.platform = platform
     return v
+
+
+# Terraform's native S3 state locking (use_lockfile) came with Terraform 1.10.
+REQUIRED_TERRAFORM = ">= 1.5.0"
+REQUIRED_TERRAFORM_LOCKFILE = ">= 1.10.0"
+
+
+def provider_values(env: Environment) -> dict[str, Any]:
+    """The account guard and the role of the provider block, and the Terraform version."""
+    role = env.assume_role
+    return {
+        "required_version": hcl(
+            REQUIRED_TERRAFORM_LOCKFILE if env.backend is not None and env.backend.lockfile else REQUIRED_TERRAFORM
+        ),
+        "allowed_account_ids": hcl([env.account_id]) if env.account_id else None,
+        "assume_role": (
+            {
+                "role_arn": hcl(role.role_arn),
+                "external_id": hcl(role.external_id) if role.external_id else None,
+                "session_name": hcl(role.session_name) if role.session_name else None,
+            }
+            if role
+            else None
+        ),
+    }
+
+
+def backend_values(env: Environment) -> dict[str, Any] | None:
+    """backend.tf's S3 backend; None without a backend section (towergen then writes none)."""
+    b = env.backend
+    if b is None:
+        return None
+    return {
+        "bucket": hcl(b.bucket),
+        "key": hcl(env.state_key),
+        "region": hcl(b.region or env.region),
+        "kms_key_id": hcl(b.kms_key_id) if b.kms_key_id else None,
+        "dynamodb_table": hcl(b.lock.dynamodb_table) if b.lock else None,
+    }
 
 
 def _userdata_values(env: Environment, fsx_create: bool, fusion: bool, autoscale: bool) -> dict[str, Any]:

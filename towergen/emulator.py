@@ -77,7 +77,13 @@ def assumes_role(root: Path) -> bool:
     if not path.is_file():
         return False
     parsed = hcl2.loads(path.read_text(encoding="utf-8"))
-    return any("assume_role" in block.get("aws", {}) for block in parsed.get("provider", []))
+    # python-hcl2 keeps block labels quoted ('"aws"')
+    return any(
+        "assume_role" in body
+        for block in parsed.get("provider", [])
+        for label, body in block.items()
+        if label.strip('"') == "aws" and isinstance(body, dict)
+    )
 
 
 def emulator_account(endpoint: str) -> str:

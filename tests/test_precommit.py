@@ -90,3 +90,14 @@ def test_render_check_hook(repo):
     result = run_hook(repo, "towergen-render-check")
     assert result.returncode == 1 and "Failed" in result.stdout, result.stdout
     assert "research-genomics/main.tf" in result.stdout
+
+
+def test_example_config_uses_these_hooks():
+    config = ROOT / "examples" / "gitops" / ".pre-commit-config.yaml"
+    result = subprocess.run([_pre_commit(), "validate-config", str(config)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = {h["id"]: h for h in yaml.safe_load(MANIFEST.read_text())}
+    (repo,) = yaml.safe_load(config.read_text())["repos"]
+    for hook in repo["hooks"]:
+        assert hook["id"] in manifest
+        assert hook["args"] == manifest[hook["id"]]["args"], "the example spells out the defaults"

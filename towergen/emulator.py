@@ -2,8 +2,10 @@
 
 Terraform is pointed at an emulator through a generated ``towergen_emulator_override.tf`` (an
 override file, merged into the root's ``provider "aws"`` block) holding fake credentials, the
-``skip_*`` flags and an endpoint for every service the output uses. Every value in it goes
-through the escaping layer.
+``skip_*`` flags and an endpoint for every service the output uses. It also keeps the run away
+from what is real in the environment: a local backend (never the file's S3 state), no account
+guard, and a role in the emulator's own account in place of the file's ``assume_role``. Every
+value in it goes through the escaping layer.
 """
 
 from __future__ import annotations

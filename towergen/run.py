@@ -10,7 +10,8 @@
 - ``aws``: plain Terraform in the rendered folder, with the user's credentials, backend and state.
 
 Emulator runs never write into the user's output tree: they copy only the files towergen
-generates (never a backend or state file of the user's) and work on the copy.
+generates (never a backend or state file, the user's or towergen's own backend.tf) and work on
+the copy.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import pytest
 import towergen
 from towergen.build import BACKEND_FILE, OWNER_MARK
 from towergen.emulator import OVERRIDE_FILE, MotoServer, assumes_role, override_hcl
-from towergen.errors import OutputError
+from towergen.errors import OutputError, SpecError
 from towergen.escape import hcl_unquote
 from towergen.run import emulator_for, run, workspace
 
@@ -135,6 +135,19 @@ def test_without_those_keys_nothing_changes(tmp_path):
     providers = (root / "providers.tf").read_text()
     assert "allowed_account_ids" not in providers and "assume_role" not in providers
     assert required_version(root) == ">= 1.5.0"
+
+
+def test_two_environments_never_share_a_state(tmp_path):
+    key = "backend:\n  bucket: acme-state\n  key: shared/terraform.tfstate\n"
+    a, b = env_file(tmp_path, "env-a", key), env_file(tmp_path, "env-b", key)
+    with pytest.raises(SpecError) as err:
+        towergen.render([a, b], tmp_path / "out")
+    (problem,) = err.value.problems
+    assert (problem.file, problem.line, problem.path) == (str(b), 7, "backend.key")
+    assert "'shared/terraform.tfstate' in bucket acme-state" in problem.message and str(a) in problem.message
+    assert not (tmp_path / "out").exists()
+    other = env_file(tmp_path, "env-c", "backend:\n  bucket: other-state\n  key: shared/terraform.tfstate\n")
+    towergen.render([a, other], tmp_path / "out")  # the same key in another bucket is another state
 
 
 # --- who owns backend.tf ------------------------------------------------------------------------------

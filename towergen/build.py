@@ -168,9 +168,29 @@ def load_all(paths: Iterable[str | Path]) -> list[Loaded]:
                     ("name",), f"expected a name no other file uses, found {item.env.name!r} (also in {first.source.file})", key=False
                 )
             )
+    problems.extend(_shared_states(loaded))
     if problems:
         raise SpecError(problems)
     return loaded
+
+
+def _shared_states(loaded: list[Loaded]) -> list[Problem]:
+    """Two environments with one state object would each plan to destroy the other's resources."""
+    problems: list[Problem] = []
+    first: dict[tuple[str, str], Loaded] = {}
+    for item in loaded:
+        backend = item.env.backend
+        if backend is None:
+            continue
+        state = (backend.bucket, item.env.state_key)
+        other = first.setdefault(state, item)
+        if other is not item:
+            loc = ("backend", "key") if item.source.has("backend", "key") else ("backend",)
+            problems.append(item.source.problem(
+                loc, f"expected a state key no other environment uses, found {state[1]!r} in bucket {state[0]} "
+                f"(also {other.source.file}: each apply would destroy the other's resources)", key=False,
+            ))
+    return problems
 
 
 def render_files(loaded: list[Loaded]) -> dict[str, str]:

@@ -275,6 +275,20 @@ def test_the_wrong_account_is_refused_before_any_change(terraform, tmp_path, mon
     assert "AWS account ID not allowed" in result.stdout and EMULATOR_ACCOUNT in result.stdout, result.stdout
 
 
+def _backend_to_moto(root: Path, endpoint: str) -> None:
+    """A -backend-config file that moves the S3 backend's endpoints to moto; the rendered
+    backend.tf stays as it is."""
+    (root / "emulator.s3.tfbackend").write_text(textwrap.dedent(f"""\
+        endpoints                   = {{ s3 = "{endpoint}", sts = "{endpoint}", dynamodb = "{endpoint}" }}
+        use_path_style              = true
+        access_key                  = "towergen-emulator"
+        secret_key                  = "towergen-emulator"
+        skip_credentials_validation = true
+        skip_requesting_account_id  = true
+        skip_metadata_api_check     = true
+        """))
+
+
 @pytest.mark.terraform
 @pytest.mark.emulator
 def test_state_lands_in_the_s3_backend_on_moto(terraform, tmp_path, monkeypatch):
@@ -292,22 +306,14 @@ def test_state_lands_in_the_s3_backend_on_moto(terraform, tmp_path, monkeypatch)
         s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name="eu-west-1",
                           aws_access_key_id="k", aws_secret_access_key="s")
         s3.create_bucket(Bucket="towergen-state-test", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        (root / "emulator.s3.tfbackend").write_text(textwrap.dedent(f"""\
-            endpoints                   = {{ s3 = "{moto.endpoint}", sts = "{moto.endpoint}" }}
-            use_path_style              = true
-            access_key                  = "towergen-emulator"
-            secret_key                  = "towergen-emulator"
-            skip_credentials_validation = true
-            skip_requesting_account_id  = true
-            skip_metadata_api_check     = true
-            """))
+        _backend_to_moto(root, moto.endpoint)
         _raw_override(root, moto.endpoint)
         init = terraform.run("init", "-input=false", "-no-color", "-backend-config=emulator.s3.tfbackend", cwd=root)
         assert 'Successfully configured the backend "s3"' in init.stdout
         terraform.run("apply", "-input=false", "-no-color", "-auto-approve", "-target=module.iam.aws_iam_user.this[0]", cwd=root)
 
         head = s3.head_object(Bucket="towergen-state-test", Key=key)
-        assert head["ServerSideEncryption"] in ("AES256", "aws:kms"), "encrypt = true"
+        assert head["ServerSideEncryption"] == "AES256", "encrypt = true"
         state = json.loads(s3.get_object(Bucket="towergen-state-test", Key=key)["Body"].read())
         users = [r for r in state["resources"] if r["type"] == "aws_iam_user"]
         assert users and users[0]["instances"][0]["attributes"]["arn"].startswith(f"arn:aws:iam::{EMULATOR_ACCOUNT}:user/")
@@ -319,3 +325,34 @@ def test_state_lands_in_the_s3_backend_on_moto(terraform, tmp_path, monkeypatch)
                                        "Who": "someone@elsewhere", "Version": "1.11.0", "Path": key}).encode())
         held = terraform.run("plan", "-input=false", "-no-color", "-lock-timeout=0s", cwd=root, check=False)
         assert held.returncode == 1 and "Error acquiring the state lock" in held.stdout, held.stdout
+
+
+@pytest.mark.terraform
+@pytest.mark.emulator
+def test_dynamodb_lock_and_kms_key_on_moto(terraform, tmp_path, monkeypatch):
+    """The other backend form: a DynamoDB lock table and a KMS key. The state is encrypted with
+    that key, and the table holds the state's digest item (the S3 backend's DynamoDB use)."""
+    import boto3
+
+    _offline(monkeypatch)
+    aws = dict(region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s")
+    with MotoServer() as moto:
+        s3 = boto3.client("s3", endpoint_url=moto.endpoint, **aws)
+        s3.create_bucket(Bucket="towergen-state-test", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        dynamodb = boto3.client("dynamodb", endpoint_url=moto.endpoint, **aws)
+        dynamodb.create_table(TableName="terraform-locks", BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}])
+        kms = boto3.client("kms", endpoint_url=moto.endpoint, **aws).create_key()["KeyMetadata"]["Arn"]
+        extra = f"backend:\n  bucket: towergen-state-test\n  lock:\n    dynamodb_table: terraform-locks\n  kms_key_id: {kms}\n"
+        towergen.render([env_file(tmp_path, extra=extra)], tmp_path / "out")
+        root = tmp_path / "out" / "gitops-a"
+        key = "towergen/gitops-a/terraform.tfstate"
+        _backend_to_moto(root, moto.endpoint)
+        _raw_override(root, moto.endpoint)
+        terraform.run("init", "-input=false", "-no-color", "-backend-config=emulator.s3.tfbackend", cwd=root)
+        terraform.run("apply", "-input=false", "-no-color", "-auto-approve", "-target=module.iam.aws_iam_user.this[0]", cwd=root)
+        head = s3.head_object(Bucket="towergen-state-test", Key=key)
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", kms)
+        items = dynamodb.scan(TableName="terraform-locks")["Items"]
+        assert [i["LockID"]["S"] for i in items] == [f"towergen-state-test/{key}-md5"], "the lock was taken and released"

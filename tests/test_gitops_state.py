@@ -216,6 +216,17 @@ def test_assumes_role_reads_the_provider_block(tmp_path):
 # --- Terraform and the provider against moto ------------------------------------------------------------
 
 
+@pytest.mark.terraform
+def test_rendered_files_are_fmt_clean(terraform, tmp_path):
+    kms = "arn:aws:kms:eu-west-1:111111111111:alias/state"
+    dynamo = f"backend:\n  bucket: acme-state\n  lock:\n    dynamodb_table: locks\n  kms_key_id: {kms}\n"
+    towergen.render([env_file(tmp_path, "with-all", FULL), env_file(tmp_path, "with-dynamo", dynamo)], tmp_path / "out")
+    for name in ("with-all", "with-dynamo"):
+        assert (tmp_path / "out" / name / BACKEND_FILE).exists()
+    result = terraform.run("fmt", "-check", "-recursive", "-list=true", "-no-color", str(tmp_path / "out"), cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stdout
+
+
 def _offline(monkeypatch):
     """Any request that is not to the emulator on loopback fails: a call to AWS would show."""
     for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):

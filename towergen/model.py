@@ -239,6 +239,63 @@ InstanceType = Annotated[
 ]
 
 
+# Accounts, roles and remote state (GitOps across accounts)
+AccountId = Annotated[
+    str, _pattern(r"[0-9]{12}", 'an AWS account id: 12 digits, in quotes, such as "123456789012"')
+]
+ROLE_ARN_RE = r"arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}"
+RoleArn = Annotated[
+    str,
+    Field(max_length=2048),
+    _pattern(ROLE_ARN_RE, "an IAM role ARN such as arn:aws:iam::123456789012:role/towergen-deploy"),
+]
+SessionName = Annotated[
+    str, _pattern(r"[A-Za-z0-9+=,.@_-]{2,64}", "a session name: 2 to 64 letters, digits and + = , . @ _ -")
+]
+ExternalId = Annotated[
+    str, _pattern(r"[A-Za-z0-9+=,.@:/_-]{2,1224}", "an external id: 2 to 1224 letters, digits and + = , . @ : / _ -")
+]
+DynamoDbTable = Annotated[
+    str, _pattern(r"[A-Za-z0-9_.-]{3,255}", "a DynamoDB table name: 3 to 255 letters, digits, '_', '.' and '-'")
+]
+KmsKeyArn = Annotated[
+    str,
+    _pattern(
+        r"arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:[0-9]{12}:(key/[0-9a-f-]{36}|key/mrk-[0-9a-f]{32}|alias/[A-Za-z0-9/_-]{1,250})",
+        "a KMS key or alias ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ),
+]
+
+
+def _check_state_bucket(value: str) -> str:
+    if value.startswith("s3://"):
+        raise expected("a bucket name without s3://")
+    problem = bucket_name_problem(value)
+    if problem:
+        raise expected(problem)
+    return value
+
+
+def _check_state_key(value: str) -> str:
+    if (
+        not 1 <= len(value) <= 1024
+        or not KEY_PREFIX_RE.fullmatch(value)
+        or value.startswith("/")
+        or value.endswith("/")
+        or "//" in value
+        or _has_dot_segment(value)
+    ):
+        raise expected(
+            "an S3 object key of up to 1024 letters, digits and ! _ . * ' ( ) / = - "
+            "(not starting or ending with '/', no '//', '.' or '..' parts)"
+        )
+    return value
+
+
+StateBucket = Annotated[str, AfterValidator(_check_state_bucket)]
+StateKey = Annotated[str, AfterValidator(_check_state_key)]
+
+
 # --- sections ------------------------------------------------------------------------------------
 
 
@@ -416,6 +473,43 @@ class HeadJob(Section):
     memory_mib: Annotated[int, Field(ge=512, le=1_572_864)] = Field(4096, description="memory of the head job, MiB")
 
 
+
+class AssumeRole(Section):
+    role_arn: RoleArn = Field(description="the IAM role Terraform assumes to manage this environment")
+    external_id: ExternalId | None = Field(None, description="the external id the role's trust policy asks for")
+    session_name: SessionName | None = Field(None, description="the session name (shows in CloudTrail)")
+
+
+class DynamoDbLock(Section):
+    dynamodb_table: DynamoDbTable = Field(description="an existing DynamoDB table with a string key LockID")
+
+
+def _lock_shorthand(value: Any) -> Any:
+    if value == "lockfile":
+        return None
+    if value is None or isinstance(value, dict):
+        return value
+    raise expected("lockfile, or a mapping with dynamodb_table")
+
+
+class Backend(Section):
+    bucket: StateBucket = Field(description="the S3 bucket that holds the state (it must exist: modules/state-bucket)")
+    region: Region | None = Field(None, description="the bucket's region; default: the environment's region")
+    key: StateKey | None = Field(None, description="the state object's key; default: towergen/NAME/terraform.tfstate")
+    lock: Annotated[
+        DynamoDbLock | None,
+        BeforeValidator(_lock_shorthand, json_schema_input_type=Literal["lockfile"] | DynamoDbLock | None),
+    ] = Field(
+        None,
+        description="lockfile (default): Terraform's own S3 lock file (Terraform >= 1.10); "
+        "or {dynamodb_table: NAME}: a DynamoDB lock table",
+    )
+    kms_key_id: KmsKeyArn | None = Field(None, description="encrypt the state with this KMS key (default: SSE-S3)")
+
+    @property
+    def lockfile(self) -> bool:
+        return self.lock is None
+
 Tags = Annotated[dict[TagKey, TagValue], AfterValidator(_check_tags)]
 
 
@@ -447,6 +541,11 @@ class Environment(Section):
     fsx: Fsx | None = Field(None, description="FSx for Lustre; absent = none")
     manual: Manual | None = Field(None, description="manual mode only: the existing queues")
     head_job: Annotated[HeadJob, BeforeValidator(_null_is_empty)] = Field(default_factory=HeadJob, description="the platform's head job resources")
+    account_id: AccountId | None = Field(
+        None, description="the AWS account this environment lives in: Terraform refuses to touch any other"
+    )
+    assume_role: AssumeRole | None = Field(None, description="a role Terraform assumes to manage this environment")
+    backend: Backend | None = Field(None, description="S3 remote state; absent = towergen writes no backend.tf")
 
     @property
     def work_on_fsx(self) -> bool:
@@ -461,3 +560,10 @@ class Environment(Section):
     def user_policy(self) -> str:
         """The platform user's policy: as given, else forge in forge mode and launch in manual."""
         return self.credentials.policy or ("forge" if self.mode == "forge" else "launch")
+
+    @property
+    def state_key(self) -> str | None:
+        """The remote state's object key (None without a backend)."""
+        if self.backend is None:
+            return None
+        return self.backend.key or f"towergen/{self.name}/terraform.tfstate"

@@ -7,11 +7,13 @@ still runs, so that one pass reports every problem in the file.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .describe import describe
 from .errors import Problem
-from .model import Environment
+from .model import ROLE_ARN_RE, Environment
+from .regions import REGIONS
 from .resolved import FSX_THROUGHPUT, FUSION_ROOT, iam_user_name, is_spot, under as _under
 
 if TYPE_CHECKING:  # the loader calls the rules; the rules only read what it parsed
@@ -127,7 +129,26 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
             error("mode compute.fusion work_dir", ("compute", "fusion"), "expected an s3:// work_dir with fusion: true (Fusion is a file system over S3), found an FSx work_dir")
         if c.gpu and c.ami_id is None and all(t.startswith(("optimal", "default_")) for t in c.instance_types):
             warn("mode compute.gpu compute.ami_id compute.instance_types", ("compute", "instance_types"), "gpu is true but instance_types has no GPU family: 'optimal' never picks GPU instances (list e.g. g5, g6 or p4d)")
+
+    _check_accounts(env, error)
     return errors, warnings
+
+
+def _check_accounts(env: Environment, error) -> None:
+    """The account, the role and the state fit together (the partition follows the region)."""
+    partition = REGIONS[env.region]
+    if env.assume_role is not None:
+        role_partition, role_account = re.match(ROLE_ARN_RE, env.assume_role.role_arn).groups()
+        if role_partition != partition:
+            error("region assume_role.role_arn", ("assume_role", "role_arn"), f"expected a role in the {partition} partition (region {env.region}), found one in {role_partition}")
+        elif env.account_id is not None and role_account != env.account_id:
+            error("account_id assume_role.role_arn", ("assume_role", "role_arn"), f"expected a role in account {env.account_id} (account_id: Terraform refuses to work in any other), found one in {role_account}")
+    backend = env.backend
+    if backend is not None and backend.kms_key_id is not None:
+        state_region = backend.region or env.region
+        kms_partition, kms_region = backend.kms_key_id.split(":")[1], backend.kms_key_id.split(":")[3]
+        if (kms_partition, kms_region) != (REGIONS[state_region], state_region):
+            error("region backend.region backend.kms_key_id", ("backend", "kms_key_id"), f"expected a KMS key in {state_region} (the state bucket's region), found one in {kms_region}")
 
 
 def _no_repeats(src: Source, error, loc: tuple, values: list[str]) -> None:

@@ -9,7 +9,8 @@
 - ``aws``: plain Terraform in the rendered folder, with the user's credentials, backend and state.
 
 Emulator runs never write into the user's output tree: they copy only the files towergen
-generates (never a backend or state file of the user's) and work on the copy.
+generates (never a backend or state file, the user's or towergen's own backend.tf) and work on
+the copy.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import ENV_FILES, load_all, render_files, write_tree
+from .build import BACKEND_FILE, ENV_FILES, load_all, render_files, write_tree
 from .errors import TowergenError
 from .loader import Loaded
 from .localstack import localstack_endpoint
@@ -96,7 +97,8 @@ def workspace(source: str | Path, target: str, *, out: str | Path | None = None,
     tmp = Path(tempfile.mkdtemp(prefix=f"towergen-{target}-{name}-"))
     try:
         if rendered_root is None:
-            files = render_files([loaded])
+            # never the backend: emulator state is thrown away and must not reach real state
+            files = {k: v for k, v in render_files([loaded]).items() if k != f"{name}/{BACKEND_FILE}"}
             write_tree(tmp, files, [name])
         else:
             _copy_generated(rendered_root, name, tmp)

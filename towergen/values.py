@@ -29,6 +29,7 @@ class Values:
     userdata: dict[str, Any] | None
     nextflow: dict[str, Any]
     platform: dict[str, Any]
+    backend: dict[str, Any] | None  # backend.tf, only with a backend section
 
 
 def compute_values(r: Resolved) -> Values:
@@ -44,6 +45,7 @@ def compute_values(r: Resolved) -> Values:
         "compute": compute_env_values(r),
         "protect": guard_values(r),
         "manual": manual_values(r),
+        **provider_values(r),
     }
     return Values(
         resolved=r,
@@ -51,6 +53,7 @@ def compute_values(r: Resolved) -> Values:
         userdata=userdata_values(r) if r.forge else None,
         nextflow=nextflow_values(r),
         platform=platform_values(r),
+        backend=backend_values(r),
     )
 
 
@@ -153,6 +156,47 @@ def manual_values(r: Resolved) -> dict[str, Any] | None:
     if r.forge:
         return None
     return {"head_queue": hcl(r.head_queue), "compute_queue": hcl(r.compute_queue)}
+
+
+# Terraform's native S3 state locking (use_lockfile) came with Terraform 1.10.
+REQUIRED_TERRAFORM = ">= 1.5.0"
+REQUIRED_TERRAFORM_LOCKFILE = ">= 1.10.0"
+
+
+def provider_values(r: Resolved) -> dict[str, Any]:
+    """The account guard and the role of the provider block, and the Terraform version."""
+    env = r.env
+    role = env.assume_role
+    return {
+        "required_version": hcl(
+            REQUIRED_TERRAFORM_LOCKFILE if env.backend is not None and env.backend.lockfile else REQUIRED_TERRAFORM
+        ),
+        "allowed_account_ids": hcl([env.account_id]) if env.account_id else None,
+        "assume_role": (
+            {
+                "role_arn": hcl(role.role_arn),
+                "external_id": hcl(role.external_id) if role.external_id else None,
+                "session_name": hcl(role.session_name) if role.session_name else None,
+            }
+            if role
+            else None
+        ),
+    }
+
+
+def backend_values(r: Resolved) -> dict[str, Any] | None:
+    """backend.tf's S3 backend; None without a backend section (towergen then writes none)."""
+    env = r.env
+    b = env.backend
+    if b is None:
+        return None
+    return {
+        "bucket": hcl(b.bucket),
+        "key": hcl(env.state_key),
+        "region": hcl(b.region or env.region),
+        "kms_key_id": hcl(b.kms_key_id) if b.kms_key_id else None,
+        "dynamodb_table": hcl(b.lock.dynamodb_table) if b.lock else None,
+    }
 
 
 # --- the launch template's user-data -------------------------------------------------------------

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .escape import Hcl, groovy, hcl, hcl_list, hcl_map, hcl_ref, sh_tpl, tpl_var
+from . import artifacts
 from .model import Environment
+from .escape import Comment, comment
+from .storage import DIRTY_BACKGROUND_BYTES, DIRTY_BYTES, StoragePlan, lifecycle_prefix, plain_nextflow_work_dir
+from .storage import plan as storage_plan
 
 # Facts of the platform's Batch Forge (../shared/spec/forge-facts.md) that towergen repeats.
-AWS_CLI_PATH = "/home/ec2-user/miniconda/bin/aws"
-EBS_AUTOSCALE_VERSION = "2.4.7"
-FUSION_CACHE_DIR = "fusion"  # under the scratch volume (EBS autoscale's mount, else /scratch)
 SPOT_ATTEMPTS = 5  # Nextflow retries a task reclaimed by spot this many times (its default is 0)
 UNSCHEDULABLE_JOB_TIMEOUT_SECONDS = 4 * 3600
 USER_DATA_FILE = "user-data.tftpl"
@@ -49,12 +50,6 @@ class Values:
     platform: dict[str, Any] = field(default_factory=dict)
 
 
-def fusion_cache_path(env: Environment) -> str:
-    """Fusion's cache: on NVMe instance storage when there is some, else on the scratch volume."""
-    auto = env.compute.ebs_autoscale
-    return f"{auto.mount_path if auto.enabled else '/scratch'}/{FUSION_CACHE_DIR}"
-
-
 def work_prefix(work_dir: str) -> str:
     """The key prefix of an s3:// work_dir, with a trailing '/' ("" for the bucket root)."""
     rest = work_dir[len("s3://") :]
@@ -77,7 +72,8 @@ def compute_values(env: Environment, source_name: str) -> Values:
     fsx = env.fsx
     fsx_create = forge and fsx is not None and fsx.create is not None
     fusion = forge and c.fusion
-    autoscale = forge and c.ebs_autoscale.enabled
+    sp = storage_plan(env)  # storage.py decides instance types, scratch and boot disk
+    autoscale = forge and sp.autoscale
 
     # --- buckets: the work bucket first (always read-write), then the allowed ones in file order
     buckets: list[dict[str, Any]] = []
@@ -113,12 +109,12 @@ def compute_values(env: Environment, source_name: str) -> Values:
     root["storage"] = None
     if work_bucket:
         lifecycle = storage.lifecycle
-        prefix = lifecycle.prefix if lifecycle.prefix is not None else work_prefix(env.work_dir)
+        prefix = lifecycle_prefix(env)
         root["storage"] = {
             "bucket_name": hcl(work_bucket),
             "create": storage.create_bucket,
             "create_bucket": hcl(storage.create_bucket),
-            "force_destroy": hcl(forge and c.dispose),
+            "force_destroy": hcl(storage.force_destroy),
             "expiration_days": hcl(lifecycle.expire_days or None),
             "abort_days": hcl(lifecycle.abort_incomplete_multipart_days or None),
             "lifecycle_prefix": hcl(prefix),
@@ -163,11 +159,12 @@ def compute_values(env: Environment, source_name: str) -> Values:
             "min_vcpus": hcl(c.min_cpus),
             "bid_percentage": hcl(c.cost_percentage),
             "allocation_strategy": hcl(strategy),
-            "instance_types": hcl(list(c.instance_types)),
+            "instance_types": hcl(list(sp.instance_types)),
             "head_max_vcpus": hcl(c.head_queue.max_cpus),
             "gpu": hcl(c.gpu),
             "ami_id": hcl(c.ami_id),
-            "boot_disk_gib": hcl(c.boot_disk_gib),
+            "boot_disk_gib": hcl(sp.boot_disk_gib),
+            "boot_disk_throughput": hcl(sp.boot_disk_throughput) if sp.boot_disk_throughput else None,
             # towergen's own interpolation, not a YAML value: printed as it is
             "user_data_file": Hcl('"${path.module}/' + USER_DATA_FILE + '"'),
             "user_data_vars": user_data_vars,
@@ -186,7 +183,7 @@ def compute_values(env: Environment, source_name: str) -> Values:
             if fsx_create:
                 protected.append(hcl_ref("module.fsx.id"))
         root["protect"] = hcl_list(protected, multiline=False) if protected else None
-        v.userdata = _userdata_values(env, fsx_create, fusion, autoscale)
+        v.userdata = _userdata_values(env, fsx_create, sp)
     else:
         root["manual"] = {
             "head_queue": hcl(env.manual.head_queue),
@@ -202,16 +199,18 @@ def compute_values(env: Environment, source_name: str) -> Values:
     if fsx is not None:
         volumes.append(fsx.mount_path)
     if fusion:
-        volumes.append(f"{fusion_cache_path(env)}:/tmp")
+        volumes.append(f"{sp.fusion_cache_path}:/tmp")
         scratch = False
     elif autoscale:
         volumes.append(c.ebs_autoscale.mount_path)
         scratch = c.ebs_autoscale.mount_path
-    cli_path = None if fusion else AWS_CLI_PATH
+    cli_path = None if fusion else aws_cli_path(env)
     encrypted = work_bucket is not None and storage.create_bucket
+    nf_work_dir = plain_nextflow_work_dir(env)
     v.nextflow = {
         "header": header,
-        "work_dir": groovy(env.work_dir),
+        "notes": [comment(line) for line in _nextflow_notes(env, nf_work_dir)],
+        "work_dir": groovy(nf_work_dir or env.work_dir),
         "queue": groovy(compute_queue),
         "region": groovy(env.region),
         "scratch": groovy(scratch) if scratch is not None else None,
@@ -242,7 +241,7 @@ def compute_values(env: Environment, source_name: str) -> Values:
         {
             "waveEnabled": fusion,
             "fusion2Enabled": fusion,
-            "nvnmeStorageEnabled": fusion,
+            "nvnmeStorageEnabled": fusion and sp.nvme,
             "headJobCpus": env.head_job.cpus,
             "headJobMemoryMb": env.head_job.memory_mib,
         }
@@ -253,30 +252,90 @@ def compute_values(env: Environment, source_name: str) -> Values:
     return v
 
 
-def _userdata_values(env: Environment, fsx_create: bool, fusion: bool, autoscale: bool) -> dict[str, Any]:
+def aws_cli_path(env: Environment) -> str:
+    """Where the AWS CLI that Nextflow mounts into tasks is (aws.batch.cliPath)."""
+    if env.mode == "forge" and env.compute.aws_cli is None:
+        return artifacts.AWS_CLI_PATH
+    return artifacts.PLATFORM_BUNDLE_CLI_PATH
+
+
+def _nextflow_notes(env: Environment, nf_work_dir: str | None) -> list[str]:
+    if not env.work_on_fsx:
+        return []
+    if nf_work_dir is None:
+        return [
+            f"workDir {env.work_dir} is on FSx: this config works only through the platform. Plain",
+            "Nextflow's awsbatch executor needs an S3 work directory: set workDir to one of yours.",
+        ]
+    return [
+        f"The platform runs this environment with workDir {env.work_dir} (on FSx). Plain Nextflow's",
+        "awsbatch executor needs an S3 work directory, so this file uses the first read-write",
+        f"allowed bucket; FSx stays mounted at {env.fsx.mount_path} in every task for data.",
+    ]
+
+
+def _fetch(artifact: artifacts.Artifact) -> dict[str, Any]:
+    return {"name": sh_tpl(artifact.name), "url": sh_tpl(artifact.url), "sha256": sh_tpl(artifact.sha256)}
+
+
+def _userdata_values(env: Environment, fsx_create: bool, sp: StoragePlan) -> dict[str, Any]:
+    """The user-data parts, in the order cloud-init runs them (sorted by file name)."""
     c = env.compute
     fsx = env.fsx
     parts: list[tuple[str, str, dict[str, Any]]] = [
         ("10-ecs.sh", "ecs.sh.j2", {}),
     ]
-    if autoscale:
+    if sp.fusion:
+        parts.append(
+            (
+                "20-fusion-storage.sh",
+                "fusion.sh.j2",
+                {
+                    "cache_path": sh_tpl(sp.fusion_cache_path),
+                    "dirty_bytes": sh_tpl(DIRTY_BYTES),
+                    "dirty_background_bytes": sh_tpl(DIRTY_BACKGROUND_BYTES),
+                },
+            )
+        )
+    elif sp.autoscale:
         auto = c.ebs_autoscale
         parts.append(
             (
                 "20-ebs-autoscale.sh",
                 "ebs-autoscale.sh.j2",
                 {
-                    "version": sh_tpl(EBS_AUTOSCALE_VERSION),
+                    "version": Comment(artifacts.EBS_AUTOSCALE_VERSION),
+                    "files": [_fetch(a) for a in artifacts.EBS_AUTOSCALE],
                     "mount_path": sh_tpl(auto.mount_path),
                     "initial_size_gib": sh_tpl(auto.initial_size_gib),
                     "max_size_gib": sh_tpl(auto.max_size_gib),
                 },
             )
         )
-    if fusion:
-        parts.append(("30-fusion.sh", "fusion.sh.j2", {"cache_path": sh_tpl(fusion_cache_path(env))}))
-    else:
-        parts.append(("30-aws-cli.sh", "aws-cli.sh.j2", {"prefix": sh_tpl(AWS_CLI_PATH.rsplit("/bin/", 1)[0])}))
+    if not sp.fusion:
+        if c.aws_cli is None:
+            parts.append(
+                (
+                    "30-aws-cli.sh",
+                    "aws-cli.sh.j2",
+                    {
+                        "version": Comment(artifacts.AWS_CLI_VERSION),
+                        "install_dir": sh_tpl(artifacts.AWS_CLI_INSTALL_DIR),
+                        "by_arch": [(sh_tpl(arch), _fetch(a)) for arch, a in sorted(artifacts.AWS_CLI.items())],
+                    },
+                )
+            )
+        else:
+            bundle = artifacts.Artifact(
+                name="aws-cli.tar.gz", url=c.aws_cli.url, sha256=c.aws_cli.sha256, source="compute.aws_cli"
+            )
+            parts.append(
+                (
+                    "30-aws-cli.sh",
+                    "aws-cli-bundle.sh.j2",
+                    {"bundle": _fetch(bundle), "cli_path": sh_tpl(artifacts.PLATFORM_BUNDLE_CLI_PATH)},
+                )
+            )
     if fsx is not None:
         if fsx_create:
             dns, mount_name = tpl_var("fsx_dns_name"), tpl_var("fsx_mount_name")

@@ -284,3 +284,31 @@ def test_lifecycle_on_whole_bucket_also_allowed_read_write_warns(tmp_path):
     assert "expire too" in result.warnings[0].message
     quiet, _ = render_one(tmp_path, "storage:\n  allowed_buckets: [s3://boot-test-bucket]\n", "t2")  # prefix work/
     assert quiet.warnings == []
+
+
+def test_aws_cli_bundle_is_pinned_by_the_user(tmp_path):
+    extra = VARIANTS["bundle"]
+    _, folder = render_one(tmp_path, extra)
+    assert "cliPath = '/home/ec2-user/miniconda/bin/aws'" in (folder / "nextflow.config").read_text()
+    script = dict((n, s) for n, _, s in parts(user_data((folder / "user-data.tftpl").read_text())))["30-aws-cli.sh"]
+    assert "fetch https://mirror.example.org/miniconda-awscli.tar.gz " + "ab" * 32 in script
+    assert "tar -xzf" in script and "awscli.amazonaws.com" not in script
+
+
+@pytest.mark.parametrize(
+    ("aws_cli", "key", "expected"),
+    [
+        ("{url: http://m.example.org/a.tar.gz, sha256: " + "ab" * 32 + "}", "compute.aws_cli.url", "an https:// URL"),
+        ("{url: https://m.example.org/a.tar.gz, sha256: ABC}", "compute.aws_cli.sha256", "a sha256 of 64 lowercase hex"),
+        ("{url: https://m.example.org/a.tar.gz}", "compute.aws_cli.sha256", None),
+    ],
+)
+def test_aws_cli_key_is_checked(tmp_path, aws_cli, key, expected):
+    spec = tmp_path / "t1.yaml"
+    spec.write_text(HEAD.format(name="t1") + f"compute:\n  aws_cli: {aws_cli}\n")
+    with pytest.raises(towergen.SpecError) as err:
+        towergen.render([spec], tmp_path / "out")
+    assert [p.path for p in err.value.problems] == [key]
+    if expected:
+        assert expected in err.value.problems[0].message
+    assert not (tmp_path / "out").exists()

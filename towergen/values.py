@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .escape import Hcl, groovy, hcl, hcl_list, hcl_map, hcl_ref, sh_tpl, tpl_var
 from . import artifacts
+from .escape import Comment, Hcl, comment, groovy, hcl, hcl_list, hcl_map, hcl_ref, sh_tpl, tpl_var
 from .model import Environment
-from .escape import Comment, comment
 from .storage import DIRTY_BACKGROUND_BYTES, DIRTY_BYTES, StoragePlan, lifecycle_prefix, plain_nextflow_work_dir
 from .storage import plan as storage_plan
 

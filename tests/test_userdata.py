@@ -312,3 +312,12 @@ def test_aws_cli_key_is_checked(tmp_path, aws_cli, key, expected):
     if expected:
         assert expected in err.value.problems[0].message
     assert not (tmp_path / "out").exists()
+
+
+def test_chosen_subnets_hear_what_boot_downloads(tmp_path):
+    subnets = "  network:\n    subnet_ids: [subnet-0123456789abcdef0]\n"
+    result, _ = render_one(tmp_path, "compute:\n" + subnets, "ta")
+    assert [w.path for w in result.warnings] == ["compute.network.subnet_ids"]
+    assert "awscli.amazonaws.com" in result.warnings[0].message and "NAT gateway" in result.warnings[0].message
+    quiet, _ = render_one(tmp_path, "compute:\n  fusion: true\n" + subnets, "tb")
+    assert quiet.warnings == []  # Fusion with NVMe downloads nothing at boot

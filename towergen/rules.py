@@ -10,7 +10,7 @@ from __future__ import annotations
 from .errors import Problem
 from .loader import Source, describe
 from .model import Environment
-from .storage import NVME_DEFAULT_FAMILIES, has_nvme, lifecycle_prefix, plain_nextflow_work_dir, plan
+from .storage import NVME_DEFAULT_FAMILIES, boot_download_hosts, has_nvme, lifecycle_prefix, plain_nextflow_work_dir, plan
 
 Finding = tuple[frozenset[tuple], Problem]
 
@@ -153,6 +153,9 @@ def _check_boot(env: Environment, src: Source, error, warn) -> None:
         warn("mode compute.fusion compute.instance_types", ("compute", "instance_types"), f"{missing}: no NVMe instance storage known to towergen, so Fusion's cache is on the boot disk ({p.boot_disk_gib} GiB gp3 at {p.boot_disk_throughput} MB/s) and nvnmeStorageEnabled is false (NVMe families such as {', '.join(NVME_DEFAULT_FAMILIES)} are faster)")
     if c.gpu and c.ami_id is None and p.types_replaced is None and all(t.startswith(("optimal", "default_")) for t in c.instance_types):
         warn("mode compute.gpu compute.ami_id compute.instance_types", ("compute", "instance_types"), "gpu is true but instance_types has no GPU family: 'optimal' and the default_* types never pick GPU instances (list e.g. g5, g6 or p4d)")
+    hosts = boot_download_hosts(env)
+    if hosts and c.network.subnet_ids:
+        warn("mode compute.network.subnet_ids compute.fusion compute.ebs_autoscale compute.aws_cli", ("compute", "network", "subnet_ids"), f"instances download from {', '.join(hosts)} while they boot: in a subnet without a NAT gateway that step fails and each instance shuts down (fusion: true downloads nothing at boot; compute.aws_cli can name a mirror; see docs/boot.md)")
     if c.aws_cli is not None and c.fusion:
         warn("mode compute.aws_cli compute.fusion", ("compute", "aws_cli"), "ignored with fusion: true: tasks reach S3 through Fusion, not the AWS CLI")
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from . import artifacts
 from .model import Environment
 
 # Families towergen lists in place of ``optimal``. c6id/m6id/r6id are the families Forge picks for
@@ -146,3 +147,16 @@ def plain_nextflow_work_dir(env: Environment) -> str | None:
         if item.access == "read-write":
             return f"s3://{item.name}/work"
     return None
+
+
+def boot_download_hosts(env: Environment) -> list[str]:
+    """The hosts outside AWS's own services that a forge instance downloads from while it boots
+    (Amazon Linux's package repositories aside)."""
+    p = plan(env)
+    hosts: list[str] = []
+    if p.autoscale:
+        hosts += artifacts.HOSTS["ebs-autoscale"]
+    if not p.fusion:
+        aws_cli = env.compute.aws_cli
+        hosts += [aws_cli.url.split("/")[2].split(":")[0]] if aws_cli else list(artifacts.HOSTS["aws-cli"])
+    return hosts

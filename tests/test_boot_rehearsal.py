@@ -320,3 +320,13 @@ echo "failed=$(cat /var/lib/towergen/failed)"
     calls = (tmp_path / "calls.log").read_text()
     assert "unzip ran" not in calls and "shutdown -h now" in calls and "systemctl disable --now ecs" in calls
     assert "systemctl enable" not in calls
+
+
+def test_unknown_architecture_marks_the_instance_unfit(scripts, sandbox_ready, tmp_path):
+    step = tmp_path / "30-aws-cli.sh"
+    step.write_text(scripts[("minimal", "30-aws-cli.sh")])
+    folder = stubs(tmp_path, {"uname": "echo riscv64"})
+    run = f'PATH={folder}:$PATH bash {step}; echo "step=$?"\necho "failed=$(cat /var/lib/towergen/failed)"\n'
+    result = in_namespace(tmp_path, PRIVATE, run)
+    assert "step=1" in result.stdout and f"failed={step}" in result.stdout, result.stdout + result.stderr
+    assert "no pinned AWS CLI for riscv64" in result.stdout

@@ -77,27 +77,30 @@ EBS_AUTOSCALE: tuple[Artifact, ...] = (
 # has the bundle can pin it with compute.aws_cli {url, sha256}.
 # The default is AWS CLI v2 (self-contained: it bundles its own Python) from AWS's versioned
 # release files, installed into /opt/aws-cli; Nextflow mounts /opt/aws-cli into every task.
-# The checksums were NOT computed here (AWS's download host is out of reach): they are the
-# values recorded for these exact URLs by cashapp/hermit-packages (awscli.hcl, commit
-# 02766bcea767eee5885ba90122389a6a1bbbfaee), whose tooling hashes the downloaded release file.
-AWS_CLI_VERSION = "2.27.18"
+# The checksums were NOT computed here (AWS's download host is out of reach). They are the values
+# that two independent projects recorded for these exact URLs and check before installing, and
+# the two agree: cashapp/hermit-packages (awscli.hcl @ 02766bcea767eee5885ba90122389a6a1bbbfaee)
+# and zulip/zulip (puppet/kandra/files/install-aws-cli @ e24b53410ba2a76ef2d7574f46250988f0f45bcb).
+# 2.23.6 is the newest version both record (in the copies of those files read for this pin).
+AWS_CLI_VERSION = "2.23.6"
 AWS_CLI_INSTALL_DIR = "/opt/aws-cli"
 AWS_CLI_PATH = f"{AWS_CLI_INSTALL_DIR}/bin/aws"
 _AWS_CLI_SOURCE = (
-    "recorded for this URL by cashapp/hermit-packages awscli.hcl @ 02766bcea767eee5885ba90122389a6a1bbbfaee "
-    "(not computed here: the host is out of reach)"
+    "not computed here (the host is out of reach): recorded for this URL, identically, by "
+    "cashapp/hermit-packages awscli.hcl @ 02766bcea767eee5885ba90122389a6a1bbbfaee and "
+    "zulip/zulip puppet/kandra/files/install-aws-cli @ e24b53410ba2a76ef2d7574f46250988f0f45bcb"
 )
 AWS_CLI: dict[str, Artifact] = {
     "x86_64": Artifact(
         name="awscliv2.zip",
         url=f"https://awscli.amazonaws.com/awscli-exe-linux-x86_64-{AWS_CLI_VERSION}.zip",
-        sha256="c86017cbcc94e855cec9daa93832b4fc9215312c1326119f6c467fc41f012ac5",
+        sha256="8d26ffa2e9427804a9f8928c692ee83e1c88456e0519a69e63bc992caf2b2339",
         source=_AWS_CLI_SOURCE,
     ),
     "aarch64": Artifact(
         name="awscliv2.zip",
         url=f"https://awscli.amazonaws.com/awscli-exe-linux-aarch64-{AWS_CLI_VERSION}.zip",
-        sha256="6373f0fdd47748914baae26ee70e955e483aac70114fd656c3cb0b79735520b8",
+        sha256="9c2b05dfc370cc99ec47ad374be52b828cd77d14702b2edae071d73224aacd6e",
         source=_AWS_CLI_SOURCE,
     ),
 }

@@ -15,7 +15,8 @@ def test_smallest_file_takes_every_default():
     assert env.mode == "forge" and env.compute.provisioning == "spot"
     assert env.compute.max_cpus == 64 and env.compute.instance_types == ["optimal"]
     assert env.storage.lifecycle.expire_days == 30 and env.credentials.user_name == "tower"
-    assert env.compute.ebs_autoscale.enabled and env.fsx is None and env.tags == {}
+    assert not env.compute.ebs_autoscale.enabled and env.fsx is None and env.tags == {}  # opt-in since issue 7
+    assert env.storage.force_destroy is False
 
 
 def test_shorthands():

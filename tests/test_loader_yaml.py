@@ -183,11 +183,11 @@ def test_crlf_line_ends_and_tabs_in_values_are_fine():
         ("0x" + "f" * 40, "expected a whole number of at most 18 digits, found one of 40 digits"),
         ("0x" + "f" * 16, "expected a whole number below 10**18, found 0xffffffffffffffff"),
         ("0100", "expected a number without leading zeros, found 0100: YAML 1.1 reads it as the octal number 64, "
-         "YAML 1.2 as 100 (write the number you mean without the zeros, or 0o... for octal)"),
+         "YAML 1.2 as 100 (write the number you mean without the zeros, 0o... for octal, or text in quotes)"),
         ("-0017", "expected a number without leading zeros, found -0017: YAML 1.1 reads it as the octal number -15, "
-         "YAML 1.2 as -17 (write the number you mean without the zeros, or 0o... for octal)"),
-        ("0089", "expected a number without leading zeros, found 0089: YAML 1.1 reads it as the octal number "
-         "(not octal: a string), YAML 1.2 as 89 (write the number you mean without the zeros, or 0o... for octal)"),
+         "YAML 1.2 as -17 (write the number you mean without the zeros, 0o... for octal, or text in quotes)"),
+        ("0089", "expected a number without leading zeros, found 0089: YAML 1.1 reads it as a string, "
+         "YAML 1.2 as 89 (write the number you mean without the zeros, 0o... for octal, or text in quotes)"),
     ],
     ids=["5000-digits", "19-digits", "long-hex", "hex-over", "leading-zero", "negative-leading-zero", "not-octal"],
 )

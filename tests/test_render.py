@@ -71,20 +71,25 @@ def test_platform_json_and_nextflow_config(rendered_examples):
     assert (manual["headQueue"], manual["computeQueue"]) == ("tower-head", "tower-compute")
     assert manual["cliPath"] == "/home/ec2-user/miniconda/bin/aws"
     fsx = (rendered_examples / "fsx-eu-central-1" / "nextflow.config").read_text()
-    assert "workDir = '/fsx/work'" in fsx and "volumes = ['/fsx']" in fsx
+    # plain Nextflow needs an S3 work dir: the first read-write allowed bucket, FSx mounted for data
+    assert "workDir = 's3://cohort-inputs/work'" in fsx and "volumes = ['/fsx']" in fsx
     assert "executor = 'awsbatch'" in fsx and "queue = 'fsx-eu-central-1-work'" in fsx
 
 
 def test_user_data_has_the_forge_steps(rendered_examples):
     spot = (rendered_examples / "spot-eu-west-1" / "user-data.tftpl").read_text()
     assert spot.startswith('Content-Type: multipart/mixed; boundary="')
-    for needle in ("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true", "--mountpoint \"$mount_path\"", "mount_path=/scratch",
-                   "--initial-size 200", "--max-total-created-size 1500", "--imdsv2", "30-fusion.sh"):
+    for needle in ("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true", "20-fusion-storage.sh", "vm.dirty_bytes = 1258291200"):
         assert needle in spot
-    assert "miniforge" not in spot.lower()  # Fusion needs no AWS CLI on the host
+    # Fusion needs no AWS CLI on the host, and EBS autoscale is ignored beside it
+    assert "awscli" not in spot.lower() and "ebs-autoscale" not in spot
+    gpu = (rendered_examples / "gpu-us-west-2" / "user-data.tftpl").read_text()
+    for needle in ("--mountpoint \"$mount_path\"", "mount_path=/scratch", "--initial-size 500",
+                   "--max-total-created-size 4000", "--imdsv2"):
+        assert needle in gpu
     fsx = (rendered_examples / "fsx-eu-central-1" / "user-data.tftpl").read_text()
     assert 'dns_name="${fsx_dns_name}"' in fsx and 'mount_name="${fsx_mount_name}"' in fsx
-    assert "mount_path=/fsx" in fsx and "ebs-autoscale" not in fsx and "Miniforge3" in fsx
+    assert "mount_path=/fsx" in fsx and "ebs-autoscale" not in fsx and "awscli-exe-linux" in fsx
     assert not (rendered_examples / "manual-eu-west-2" / "user-data.tftpl").exists()
 
 

@@ -114,7 +114,7 @@ def _reject_dot_segments(value: str) -> str:
 
 # Mount paths that would hide part of the operating system (or the AWS CLI towergen installs).
 SYSTEM_PATHS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
-                "/home/ec2-user/miniconda")
+                "/home/ec2-user/miniconda", "/opt/aws-cli")
 SYSTEM_DIRS = ("/home", "/mnt", "/opt", "/root", "/srv", "/tmp", "/var", "/var/lib", "/home/ec2-user",
                "/var/lib/docker")  # Docker runs while user-data mounts: its folder cannot be swapped
 
@@ -367,6 +367,10 @@ class Storage(Section):
         default_factory=list,
         description="more buckets the pipelines may use: s3://BUCKET (read-write) or {bucket, access}",
     )
+    force_destroy: bool = Field(
+        False,
+        description="let terraform destroy delete every object in the work bucket (whatever compute.dispose says)",
+    )
 
 
 def _autoscale_shorthand(value: Any) -> Any:
@@ -374,15 +378,33 @@ def _autoscale_shorthand(value: Any) -> Any:
         return {"enabled": value}
     if not isinstance(value, dict):
         raise expected("true, false, or a mapping with enabled, mount_path, initial_size_gib, max_size_gib")
-    return value
+    return value  # a mapping asks for EBS autoscale unless it says enabled: false
+
+
+def _no_autoscale() -> EbsAutoscale:
+    """EBS autoscale is opt-in (legacy): without the key, instances use their boot disk."""
+    return EbsAutoscale(enabled=False)
 
 
 class EbsAutoscale(Section):
-    enabled: bool = Field(True, description="install amazon-ebs-autoscale on every instance")
+    enabled: bool = Field(
+        True, description="install amazon-ebs-autoscale on every instance (a mapping without enabled means true)"
+    )
     mount_path: AbsPath = Field("/scratch", description="where the autoscaled volume is mounted")
     initial_size_gib: Annotated[int, Field(ge=1, le=16384)] = Field(200, description="first volume, GiB")
     max_size_gib: Annotated[int, Field(ge=1, le=65536)] = Field(
         1500, description="per instance, all volumes together, GiB"
+    )
+
+
+class AwsCli(Section):
+    url: Annotated[
+        str,
+        _pattern(r"https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._~/%+=-]*\.tar\.gz",
+                 "an https:// URL of a .tar.gz (letters, digits and . _ ~ / % + = -)"),
+    ] = Field(description="where instances download the bundle (a .tar.gz that unpacks at / to /home/ec2-user/miniconda)")
+    sha256: Annotated[str, _pattern(r"[0-9a-f]{64}", "a sha256 of 64 lowercase hex digits")] = Field(
+        description="the bundle's sha256: instances refuse any other bytes"
     )
 
 
@@ -428,8 +450,16 @@ class Compute(Section):
     boot_disk_gib: Annotated[int, Field(ge=30, le=16384)] = Field(50, description="root volume size, GiB")
     ebs_autoscale: Annotated[
         EbsAutoscale, BeforeValidator(_autoscale_shorthand, json_schema_input_type=bool | EbsAutoscale)
-    ] = Field(default_factory=EbsAutoscale, description="amazon-ebs-autoscale; true/false also accepted")
+    ] = Field(
+        default_factory=_no_autoscale,
+        description="amazon-ebs-autoscale (legacy, opt-in; default: off); true/false also accepted",
+    )
     fusion: bool = Field(False, description="Fusion v2 + Wave: buckets mounted at /fusion/s3/BUCKET")
+    aws_cli: AwsCli | None = Field(
+        None,
+        description="a self-contained AWS CLI bundle to install instead of towergen's pinned AWS CLI v2 "
+        "(the platform's miniconda-awscli tar.gz, unpacked at /)",
+    )
     head_queue: Annotated[HeadQueue, BeforeValidator(_null_is_empty)] = Field(default_factory=HeadQueue, description="the Nextflow head job's queue")
     network: Annotated[Network, BeforeValidator(_null_is_empty)] = Field(default_factory=Network, description="VPC, subnets and security groups")
     dispose: bool = Field(True, description="false protects the bucket and file system from destroy")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import artifacts
 from .model import Environment
+from .storage import StoragePlan, plain_nextflow_work_dir
+from .storage import plan as storage_plan
 
 # Facts of the platform's Batch Forge (docs/environment-file.md says where each comes from).
-AWS_CLI_PATH = "/home/ec2-user/miniconda/bin/aws"
 FUSION_ROOT = "/fusion"  # Fusion mounts every bucket under it
-FUSION_CACHE_DIR = "fusion"  # under the scratch volume (EBS autoscale's mount, else /scratch)
-DEFAULT_SCRATCH = "/scratch"
 SPOT_ATTEMPTS = 5  # Nextflow retries a task reclaimed by spot this many times (its default is 0)
 UNSCHEDULABLE_JOB_TIMEOUT_SECONDS = 4 * 3600
 DEFAULT_ALLOCATION = {"spot": "SPOT_PRICE_CAPACITY_OPTIMIZED", "on-demand": "BEST_FIT_PROGRESSIVE"}
@@ -44,6 +44,22 @@ def work_prefix(work_dir: str) -> str:
     _, _, prefix = rest.partition("/")
     prefix = prefix.strip("/")
     return prefix + "/" if prefix else ""
+
+
+def lifecycle_prefix(env: Environment) -> str:
+    """The key prefix the work bucket's lifecycle rule covers ("" = the whole bucket): as given,
+    else the work_dir's prefix."""
+    given = env.storage.lifecycle.prefix
+    return given if given is not None else work_prefix(env.work_dir)
+
+
+def aws_cli_path(env: Environment) -> str:
+    """Where the AWS CLI that Nextflow mounts into tasks is (aws.batch.cliPath): towergen's pinned
+    AWS CLI v2 on forge instances, else the platform's bundle (compute.aws_cli, or manual mode's
+    instances that the platform's own launch template set up)."""
+    if env.mode == "forge" and env.compute.aws_cli is None:
+        return artifacts.AWS_CLI_PATH
+    return artifacts.PLATFORM_BUNDLE_CLI_PATH
 
 
 def is_spot(env: Environment) -> bool:
@@ -78,6 +94,7 @@ class Resolved:
     spot: bool  # spot work instances, with an on-demand head compute environment
     fusion: bool
     autoscale: bool  # amazon-ebs-autoscale on every instance
+    storage: StoragePlan | None  # instance types, scratch and boot disk (forge mode; storage.py)
     fsx_create: bool  # towergen creates a file system
     fsx_mount_path: str | None  # instances mount a file system here (created or existing)
 
@@ -100,6 +117,7 @@ class Resolved:
     scratch_path: str | None  # EBS autoscale's volume (process.scratch)
     fusion_cache_path: str | None
     cli_path: str | None  # the AWS CLI Nextflow mounts into task containers
+    nextflow_work_dir: str | None  # plain Nextflow's workDir (S3); None: only the platform can run it
     task_volumes: tuple[str, ...]  # aws.batch.volumes
     max_spot_attempts: int | None
 
@@ -145,16 +163,13 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
     c = env.compute
     spot = is_spot(env)
     fusion = forge and c.fusion
-    autoscale = forge and c.ebs_autoscale.enabled
+    storage = storage_plan(env) if forge else None
+    autoscale = storage is not None and storage.autoscale
     fsx = env.fsx
     fsx_create = forge and fsx is not None and fsx.create is not None
     work_bucket = env.work_bucket
     create_bucket = work_bucket is not None and env.storage.create_bucket
 
-    lifecycle = env.storage.lifecycle
-    lifecycle_prefix = None
-    if create_bucket:
-        lifecycle_prefix = lifecycle.prefix if lifecycle.prefix is not None else work_prefix(env.work_dir)
 
     throughput = None
     if fsx_create:
@@ -163,7 +178,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
             throughput = FSX_DEFAULT_THROUGHPUT.get(fsx.create.deployment_type)
 
     scratch_path = c.ebs_autoscale.mount_path if autoscale else None
-    fusion_cache = f"{scratch_path or DEFAULT_SCRATCH}/{FUSION_CACHE_DIR}" if fusion else None
+    fusion_cache = storage.fusion_cache_path if fusion else None
     volumes: list[str] = []
     if fsx is not None:
         volumes.append(fsx.mount_path)
@@ -191,6 +206,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         spot=spot,
         fusion=fusion,
         autoscale=autoscale,
+        storage=storage,
         fsx_create=fsx_create,
         fsx_mount_path=fsx.mount_path if fsx is not None else None,
         head_queue=head_queue,
@@ -199,14 +215,15 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         user_policy=env.user_policy,
         work_bucket=work_bucket,
         create_bucket=create_bucket,
-        lifecycle_prefix=lifecycle_prefix,
+        lifecycle_prefix=lifecycle_prefix(env) if create_bucket else None,
         buckets=_buckets(env),
         storage_encryption=create_bucket,
         allocation_strategy=(c.allocation_strategy or DEFAULT_ALLOCATION[c.provisioning]) if forge else None,
         fsx_throughput=throughput,
         scratch_path=scratch_path,
         fusion_cache_path=fusion_cache,
-        cli_path=None if fusion else AWS_CLI_PATH,
+        cli_path=None if fusion else aws_cli_path(env),
+        nextflow_work_dir=plain_nextflow_work_dir(env),
         task_volumes=tuple(volumes),
         max_spot_attempts=SPOT_ATTEMPTS if spot else None,
         guarded=tuple(guarded),

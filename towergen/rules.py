@@ -14,10 +14,11 @@ from .describe import describe
 from .errors import Problem
 from .model import ROLE_ARN_RE, Environment
 from .regions import REGIONS
-from .resolved import FSX_THROUGHPUT, FUSION_ROOT, iam_user_name, is_spot, under as _under
+from .resolved import FSX_THROUGHPUT, FUSION_ROOT, iam_user_name, is_spot, lifecycle_prefix, under as _under
 
 if TYPE_CHECKING:  # the loader calls the rules; the rules only read what it parsed
     from .loader import Source
+from .storage import NVME_DEFAULT_FAMILIES, boot_download_hosts, has_nvme, plain_nextflow_work_dir, plan
 
 Finding = tuple[frozenset[tuple], Problem]
 
@@ -127,9 +128,8 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
             error("mode compute.ebs_autoscale compute.fusion", ("compute", "ebs_autoscale", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(auto.mount_path)}")
         if c.fusion and env.work_on_fsx:
             error("mode compute.fusion work_dir", ("compute", "fusion"), "expected an s3:// work_dir with fusion: true (Fusion is a file system over S3), found an FSx work_dir")
-        if c.gpu and c.ami_id is None and all(t.startswith(("optimal", "default_")) for t in c.instance_types):
-            warn("mode compute.gpu compute.ami_id compute.instance_types", ("compute", "instance_types"), "gpu is true but instance_types has no GPU family: 'optimal' never picks GPU instances (list e.g. g5, g6 or p4d)")
 
+    _check_boot(env, src, error, warn)
     _check_accounts(env, error)
     return errors, warnings
 
@@ -149,6 +149,39 @@ def _check_accounts(env: Environment, error) -> None:
         kms_partition, kms_region = backend.kms_key_id.split(":")[1], backend.kms_key_id.split(":")[3]
         if (kms_partition, kms_region) != (REGIONS[state_region], state_region):
             error("region backend.region backend.kms_key_id", ("backend", "kms_key_id"), f"expected a KMS key in {state_region} (the state bucket's region), found one in {kms_region}")
+
+
+def _check_boot(env: Environment, src: Source, error, warn) -> None:
+    """What instances boot with (storage, downloads) and what destroy may delete."""
+    storage = env.storage
+    if storage.force_destroy and not (env.work_bucket and storage.create_bucket):
+        error("work_dir storage.create_bucket storage.force_destroy", ("storage", "force_destroy"), "expected force_destroy only on a work bucket towergen creates (it lets destroy delete its objects), found force_destroy: true")
+    lifecycle = storage.lifecycle
+    if env.work_bucket and storage.create_bucket and (lifecycle.expire_days or 0) > 0:
+        prefix = lifecycle_prefix(env)
+        shared = [i for i, b in enumerate(storage.allowed_buckets) if b.name == env.work_bucket and b.access == "read-write"]
+        if prefix == "" and shared:
+            warn("work_dir storage.lifecycle storage.allowed_buckets", ("storage", "allowed_buckets", shared[0]), f"the lifecycle rule deletes every object in {env.work_bucket} after {lifecycle.expire_days} days, and this entry lists the same bucket for pipelines to write to: results written there expire too (give the work files a prefix, or set storage.lifecycle.prefix)")
+    if env.work_on_fsx and plain_nextflow_work_dir(env) is None:
+        warn("work_dir storage.allowed_buckets", ("work_dir",), "an FSx work_dir works only through the platform: plain Nextflow's awsbatch executor needs an S3 work directory, and no read-write allowed bucket was given for nextflow.config to use (it says so in a comment)")
+    if env.mode != "forge":
+        return
+    c = env.compute
+    p = plan(env)
+    if p.autoscale_ignored:
+        warn("mode compute.ebs_autoscale compute.fusion", ("compute", "ebs_autoscale"), f"ignored with fusion: true: Fusion keeps its cache at {p.fusion_cache_path} on {'NVMe instance storage' if p.nvme else 'the boot disk'}{' (instance types ' + ', '.join(p.instance_types) + ' in place of optimal)' if p.types_replaced == 'nvme' else ''}; Fusion would fill an autoscaled volume up to its maximum, and Seqera calls the two incompatible (remove ebs_autoscale)")
+    elif p.autoscale:
+        warn("mode compute.ebs_autoscale", ("compute", "ebs_autoscale"), "EBS autoscale is legacy: the platform deprecated it and refuses it for new environments; towergen installs a pinned amazon-ebs-autoscale that works with IMDSv2, but Fusion with NVMe storage (fusion: true) or the boot disk is the supported choice")
+    if c.fusion and not p.nvme:
+        missing = ", ".join(t for t in p.instance_types if not has_nvme(t))
+        warn("mode compute.fusion compute.instance_types", ("compute", "instance_types"), f"{missing}: no NVMe instance storage known to towergen, so Fusion's cache is on the boot disk ({p.boot_disk_gib} GiB gp3 at {p.boot_disk_throughput} MB/s) and nvnmeStorageEnabled is false (NVMe families such as {', '.join(NVME_DEFAULT_FAMILIES)} are faster)")
+    if c.gpu and c.ami_id is None and p.types_replaced is None and all(t.startswith(("optimal", "default_")) for t in c.instance_types):
+        warn("mode compute.gpu compute.ami_id compute.instance_types", ("compute", "instance_types"), "gpu is true but instance_types has no GPU family: 'optimal' and the default_* types never pick GPU instances (list e.g. g5, g6 or p4d)")
+    hosts = boot_download_hosts(env)
+    if hosts and c.network.subnet_ids:
+        warn("mode compute.network.subnet_ids compute.fusion compute.ebs_autoscale compute.aws_cli", ("compute", "network", "subnet_ids"), f"instances download from {', '.join(hosts)} while they boot: in a subnet without a NAT gateway that step fails and each instance shuts down (fusion: true downloads nothing at boot; compute.aws_cli can name a mirror; see docs/boot.md)")
+    if c.aws_cli is not None and c.fusion:
+        warn("mode compute.aws_cli compute.fusion", ("compute", "aws_cli"), "ignored with fusion: true: tasks reach S3 through Fusion, not the AWS CLI")
 
 
 def _no_repeats(src: Source, error, loc: tuple, values: list[str]) -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .escape import Hcl, groovy, hcl, hcl_list, hcl_map, hcl_ref, sh_tpl, tpl_var
+from . import artifacts
+from .escape import Comment, Hcl, comment, groovy, hcl, hcl_list, hcl_map, hcl_ref, sh_tpl, tpl_var
 from .resolved import UNSCHEDULABLE_JOB_TIMEOUT_SECONDS, GUARD_BUCKET, GUARD_FILE_SYSTEM, Resolved
+from .storage import DIRTY_BACKGROUND_BYTES, DIRTY_BYTES
 
-EBS_AUTOSCALE_VERSION = "2.4.7"
 USER_DATA_FILE = "user-data.tftpl"
 # The guard's triggers: the Terraform address of each protected resource's id.
 GUARD_REFS = {GUARD_BUCKET: "module.storage.bucket_arn", GUARD_FILE_SYSTEM: "module.fsx.id"}
@@ -85,7 +86,7 @@ def storage_values(r: Resolved) -> dict[str, Any] | None:
         "bucket_name": hcl(r.work_bucket),
         "create": r.create_bucket,
         "create_bucket": hcl(r.create_bucket),
-        "force_destroy": hcl(r.forge and r.env.compute.dispose),
+        "force_destroy": hcl(r.env.storage.force_destroy),
         "expiration_days": hcl(lifecycle.expire_days or None),
         "abort_days": hcl(lifecycle.abort_incomplete_multipart_days or None),
         "lifecycle_prefix": hcl(r.lifecycle_prefix),
@@ -118,6 +119,7 @@ def compute_env_values(r: Resolved) -> dict[str, Any] | None:
     if not r.forge:
         return None
     c = r.env.compute
+    sp = r.storage
     fsx_vars = {"fsx_dns_name": hcl_ref("module.fsx.dns_name"), "fsx_mount_name": hcl_ref("module.fsx.mount_name")}
     return {
         "spot": r.spot,
@@ -126,11 +128,12 @@ def compute_env_values(r: Resolved) -> dict[str, Any] | None:
         "min_vcpus": hcl(c.min_cpus),
         "bid_percentage": hcl(c.cost_percentage),
         "allocation_strategy": hcl(r.allocation_strategy),
-        "instance_types": hcl(list(c.instance_types)),
+        "instance_types": hcl(list(sp.instance_types)),
         "head_max_vcpus": hcl(c.head_queue.max_cpus),
         "gpu": hcl(c.gpu),
         "ami_id": hcl(c.ami_id),
-        "boot_disk_gib": hcl(c.boot_disk_gib),
+        "boot_disk_gib": hcl(sp.boot_disk_gib),
+        "boot_disk_throughput": hcl(sp.boot_disk_throughput) if sp.boot_disk_throughput else None,
         "head_queue_name": hcl(r.head_queue),
         "work_queue_name": hcl(r.compute_queue),
         # towergen's own interpolation, not a YAML value: printed as it is
@@ -202,28 +205,66 @@ def backend_values(r: Resolved) -> dict[str, Any] | None:
 # --- the launch template's user-data -------------------------------------------------------------
 
 
+def _fetch(artifact: artifacts.Artifact) -> dict[str, Any]:
+    return {"name": sh_tpl(artifact.name), "url": sh_tpl(artifact.url), "sha256": sh_tpl(artifact.sha256)}
+
+
 def userdata_values(r: Resolved) -> dict[str, Any]:
+    """The user-data parts, in the order cloud-init runs them (sorted by file name)."""
     env = r.env
+    c = env.compute
     fsx = env.fsx
+    sp = r.storage
     parts: list[tuple[str, str, dict[str, Any]]] = [("10-ecs.sh", "ecs.sh.j2", {})]
-    if r.autoscale:
-        auto = env.compute.ebs_autoscale
+    if sp.fusion:
+        parts.append(
+            (
+                "20-fusion-storage.sh",
+                "fusion.sh.j2",
+                {
+                    "cache_path": sh_tpl(sp.fusion_cache_path),
+                    "dirty_bytes": sh_tpl(DIRTY_BYTES),
+                    "dirty_background_bytes": sh_tpl(DIRTY_BACKGROUND_BYTES),
+                },
+            )
+        )
+    elif sp.autoscale:
+        auto = c.ebs_autoscale
         parts.append(
             (
                 "20-ebs-autoscale.sh",
                 "ebs-autoscale.sh.j2",
                 {
-                    "version": sh_tpl(EBS_AUTOSCALE_VERSION),
+                    "version": Comment(artifacts.EBS_AUTOSCALE_VERSION),
+                    "files": [_fetch(a) for a in artifacts.EBS_AUTOSCALE],
                     "mount_path": sh_tpl(auto.mount_path),
                     "initial_size_gib": sh_tpl(auto.initial_size_gib),
                     "max_size_gib": sh_tpl(auto.max_size_gib),
                 },
             )
         )
-    if r.fusion:
-        parts.append(("30-fusion.sh", "fusion.sh.j2", {"cache_path": sh_tpl(r.fusion_cache_path)}))
-    else:
-        parts.append(("30-aws-cli.sh", "aws-cli.sh.j2", {"prefix": sh_tpl(r.cli_path.rsplit("/bin/", 1)[0])}))
+    if not sp.fusion:
+        if c.aws_cli is None:
+            parts.append(
+                (
+                    "30-aws-cli.sh",
+                    "aws-cli.sh.j2",
+                    {
+                        "version": Comment(artifacts.AWS_CLI_VERSION),
+                        "install_dir": sh_tpl(artifacts.AWS_CLI_INSTALL_DIR),
+                        "by_arch": [(sh_tpl(arch), _fetch(a)) for arch, a in sorted(artifacts.AWS_CLI.items())],
+                    },
+                )
+            )
+        else:
+            bundle = artifacts.Artifact(name="aws-cli.tar.gz", url=c.aws_cli.url, sha256=c.aws_cli.sha256, source="compute.aws_cli")
+            parts.append(
+                (
+                    "30-aws-cli.sh",
+                    "aws-cli-bundle.sh.j2",
+                    {"bundle": _fetch(bundle), "cli_path": sh_tpl(r.cli_path)},
+                )
+            )
     if fsx is not None:
         if r.fsx_create:
             dns, mount_name = tpl_var("fsx_dns_name"), tpl_var("fsx_mount_name")
@@ -239,10 +280,27 @@ def userdata_values(r: Resolved) -> dict[str, Any]:
 # --- nextflow.config and the platform's compute environment ----------------------------------------
 
 
+def _nextflow_notes(r: Resolved) -> list[str]:
+    env = r.env
+    if not env.work_on_fsx:
+        return []
+    if r.nextflow_work_dir is None:
+        return [
+            f"workDir {env.work_dir} is on FSx: this config works only through the platform. Plain",
+            "Nextflow's awsbatch executor needs an S3 work directory: set workDir to one of yours.",
+        ]
+    return [
+        f"The platform runs this environment with workDir {env.work_dir} (on FSx). Plain Nextflow's",
+        "awsbatch executor needs an S3 work directory, so this file uses the first read-write",
+        f"allowed bucket; FSx stays mounted at {env.fsx.mount_path} in every task for data.",
+    ]
+
+
 def nextflow_values(r: Resolved) -> dict[str, Any]:
     scratch: str | bool | None = False if r.fusion else r.scratch_path
     return {
-        "work_dir": groovy(r.work_dir),
+        "notes": [comment(line) for line in _nextflow_notes(r)],
+        "work_dir": groovy(r.nextflow_work_dir or r.work_dir),
         "queue": groovy(r.compute_queue),
         "region": groovy(r.region),
         "scratch": groovy(scratch) if scratch is not None else None,
@@ -270,7 +328,7 @@ def platform_values(r: Resolved) -> dict[str, Any]:
         {
             "waveEnabled": r.fusion,
             "fusion2Enabled": r.fusion,
-            "nvnmeStorageEnabled": r.fusion,
+            "nvnmeStorageEnabled": r.fusion and r.storage is not None and r.storage.nvme,
             "headJobCpus": r.env.head_job.cpus,
             "headJobMemoryMb": r.env.head_job.memory_mib,
         }

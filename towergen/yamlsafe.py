@@ -562,9 +562,9 @@ def _integer(text: str) -> int:
     digits = decimal or octal or hexa
     if decimal is not None and len(decimal) > 1 and decimal.startswith("0"):
         raise ValueError(
-            f"expected a number without leading zeros, found {text}: YAML 1.1 reads it as the octal number "
+            f"expected a number without leading zeros, found {text}: YAML 1.1 reads it as "
             f"{_octal_reading(decimal, sign)}, YAML 1.2 as {sign if sign == '-' else ''}{decimal.lstrip('0') or '0'} "
-            "(write the number you mean without the zeros, or 0o... for octal)"
+            "(write the number you mean without the zeros, 0o... for octal, or text in quotes)"
         )
     if len(digits.lstrip("0")) > MAX_DIGITS:
         raise ValueError(f"expected a whole number of at most {MAX_DIGITS} digits, found one of {len(digits)} digits")
@@ -576,8 +576,8 @@ def _integer(text: str) -> int:
 
 def _octal_reading(digits: str, sign: str) -> str:
     if set(digits) <= set("01234567") and len(digits) <= MAX_DIGITS:
-        return f"{'-' if sign == '-' else ''}{int(digits, 8)}"
-    return "(not octal: a string)"
+        return f"the octal number {'-' if sign == '-' else ''}{int(digits, 8)}"
+    return "a string"
 
 
 def parse(text: str, file: str) -> Parsed:

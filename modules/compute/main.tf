@@ -34,6 +34,7 @@ resource "aws_launch_template" "this" {
     ebs {
       volume_size           = var.boot_disk_gib
       volume_type           = "gp3"
+      throughput            = var.boot_disk_throughput
       encrypted             = true
       delete_on_termination = true
     }

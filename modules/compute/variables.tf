@@ -81,6 +81,12 @@ variable "boot_disk_gib" {
   default     = 50
 }
 
+variable "boot_disk_throughput" {
+  description = "Root volume (gp3) throughput, MB/s; null: gp3's baseline (125). Forge uses 325 for Fusion without NVMe."
+  type        = number
+  default     = null
+}
+
 variable "user_data" {
   description = "Launch template user data (MIME multipart), as plain text."
   type        = string

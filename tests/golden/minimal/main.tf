@@ -26,7 +26,7 @@ module "iam" {
   ]
   create_compute_roles   = true
   create_spot_fleet_role = true
-  ebs_autoscale          = true
+  ebs_autoscale          = false
   fsx                    = false
 
   # the forge policy names exactly this environment's queues and compute environments
@@ -39,7 +39,7 @@ module "storage" {
 
   bucket_name   = "towergen-minimal-work"
   create_bucket = true
-  force_destroy = true
+  force_destroy = false
 
   expiration_days                        = 30
   abort_incomplete_multipart_upload_days = 7

@@ -31,7 +31,7 @@ module "iam" {
   ]
   create_compute_roles   = true
   create_spot_fleet_role = true
-  ebs_autoscale          = true
+  ebs_autoscale          = false
   fsx                    = false
 
   # the forge policy names exactly this environment's queues and compute environments
@@ -44,7 +44,7 @@ module "storage" {
 
   bucket_name   = "unique-tower-bucket"
   create_bucket = true
-  force_destroy = true
+  force_destroy = false
 
   expiration_days                        = 30
   abort_incomplete_multipart_upload_days = 7
@@ -60,7 +60,7 @@ module "compute" {
   min_vcpus           = 0
   bid_percentage      = 100
   allocation_strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED"
-  instance_types      = ["optimal"]
+  instance_types      = ["c6id", "m6id", "r6id"]
   head_max_vcpus      = 8
   gpu                 = false
   ami_id              = null

@@ -1,20 +1,20 @@
 """Render environments into an output tree, check it, and write it atomically.
 
 ``render_files`` builds every file in memory and checks it (each ``.tf`` parses with python-hcl2,
-the user-data is a well-formed Terraform template, the JSON parses). Only when everything passes
-does ``write_tree`` touch the disk: files are written to a staging folder inside the output
-folder and moved into place one by one, and nothing outside the output folder is ever written.
+the user-data is a well-formed Terraform template, the JSON parses); ``render_fleet`` does the
+same for many files at once, spread over the machine's cores. Only when everything passes does
+``write.py`` touch the disk.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import multiprocessing
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import hcl2
 
@@ -25,6 +25,7 @@ from .loader import Loaded, load_file
 from .resources import MODULES, modules_dir
 from .templating import render_template
 from .values import USER_DATA_FILE, Values, compute_values
+from .write import Change, write_output
 
 NEXTFLOW_CONFIG = "nextflow.config"
 PLATFORM_JSON = "platform-compute-env.json"
@@ -35,18 +36,19 @@ ENV_FILES = frozenset((*ROOT_TEMPLATES, USER_DATA_FILE, NEXTFLOW_CONFIG, PLATFOR
 MIME_BOUNDARY = "==towergen-user-data=="
 
 
-@dataclass(frozen=True)
-class Change:
-    action: str  # create | overwrite | identical | delete
-    path: str  # relative to the output folder, with "/"
-
-
 @dataclass
 class RenderResult:
     out_dir: Path
     environments: list[str]
     changes: list[Change]
     warnings: list[Problem]
+    orphans: list[str] = field(default_factory=list)  # recorded in the manifest, their file gone
+    checked_only: bool = False  # render(check=True): nothing was written
+
+    @property
+    def differs(self) -> bool:
+        """Whether the tree differs from what was rendered (a check found work to do)."""
+        return any(change.action != "identical" for change in self.changes)
 
 
 # --- building ------------------------------------------------------------------------------------
@@ -128,18 +130,66 @@ def module_files() -> dict[str, str]:
     return files
 
 
+# sha256 of each HCL text this process has parsed successfully: a text is parsed once.
+_PARSED: set[bytes] = set()
+
+
+def _check_hcl(path: str, text: str) -> None:
+    # The leading comment lines (the header naming the source file, different in every file) are
+    # valid HCL on their own; the rest is often the same in many environments: parse it once.
+    start = 0
+    while text.startswith("#", start):
+        end = text.find("\n", start)
+        if end < 0:
+            return
+        start = end + 1
+    body = text[start:]
+    key = hashlib.sha256(body.encode("utf-8")).digest()
+    if key in _PARSED:
+        return
+    try:
+        hcl2.parses_to_tree(body)  # the syntax check; python-hcl2's dict form is not needed
+    except Exception as exc:  # python-hcl2 raises lark errors of many kinds
+        raise RenderError(f"{path} does not parse as HCL: {str(exc).splitlines()[0]}") from exc
+    _PARSED.add(key)
+
+
 def check_files(files: dict[str, str]) -> None:
     """Parse every rendered file back. A file that does not parse is an error, not a warning."""
     for path, text in sorted(files.items()):
-        if path.endswith(".tf"):
-            try:
-                hcl2.parses_to_tree(text)  # the syntax check; python-hcl2's dict form is not needed
-            except Exception as exc:  # python-hcl2 raises lark errors of many kinds
-                raise RenderError(f"{path} does not parse as HCL: {str(exc).splitlines()[0]}") from exc
-        elif path.endswith(".json"):
-            json.loads(text)
         if not text.endswith("\n") or "\r" in text:
             raise RenderError(f"{path}: expected LF line ends and a final newline")
+        if path.endswith(".tf"):
+            _check_hcl(path, text)
+        elif path.endswith(".json"):
+            try:
+                json.loads(text)
+            except ValueError as exc:
+                raise RenderError(f"{path} does not parse as JSON: {exc}") from exc
+
+
+RESERVED_NAMES = {"modules": "the output folder's shared modules folder"}
+
+
+def _name_problems(loaded: list[Loaded]) -> list[Problem]:
+    """Names must be unique, and must not be a folder towergen uses for something else."""
+    problems: list[Problem] = []
+    by_name: dict[str, Loaded] = {}
+    for item in loaded:
+        name = item.env.name
+        if name in RESERVED_NAMES:
+            problems.append(item.source.problem(
+                ("name",), f"expected a name other than {name!r} (OUT/{name} is {RESERVED_NAMES[name]}), found {name!r}", key=False
+            ))
+            continue
+        first = by_name.setdefault(name, item)
+        if first is not item:
+            problems.append(
+                item.source.problem(
+                    ("name",), f"expected a name no other file uses, found {name!r} (also in {first.source.file})", key=False
+                )
+            )
+    return problems
 
 
 def load_all(paths: Iterable[str | Path]) -> list[Loaded]:
@@ -151,15 +201,7 @@ def load_all(paths: Iterable[str | Path]) -> list[Loaded]:
             loaded.append(load_file(path))
         except SpecError as exc:
             problems.extend(exc.problems)
-    by_name: dict[str, Loaded] = {}
-    for item in loaded:
-        first = by_name.setdefault(item.env.name, item)
-        if first is not item:
-            problems.append(
-                item.source.problem(
-                    ("name",), f"expected a name no other file uses, found {item.env.name!r} (also in {first.source.file})", key=False
-                )
-            )
+    problems += _name_problems(loaded)
     if problems:
         raise SpecError(problems)
     return loaded
@@ -175,71 +217,79 @@ def render_files(loaded: list[Loaded]) -> dict[str, str]:
     return files
 
 
-# --- writing -------------------------------------------------------------------------------------
+# --- many environments at once ---------------------------------------------------------------------
+
+# Below this many files one process is faster than starting workers.
+POOL_THRESHOLD = 24
 
 
-def _target(root: Path, rel: str) -> Path:
-    parts = PurePosixPath(rel).parts
-    if not parts or PurePosixPath(rel).is_absolute() or any(p in ("", ".", "..") for p in parts):
-        raise OutputError(f"refusing to write {rel!r}: not a plain path inside the output folder")
-    path = root
-    for part in parts:
-        path = path / part
-        if path.is_symlink():
-            raise OutputError(f"refusing to write through the symbolic link {path}")
-    return path
+def _load_render_check(path: str | Path) -> tuple[Loaded | None, list[Problem], dict[str, str] | None, RenderError | None]:
+    """One environment file, loaded, rendered and checked (in a worker process or not)."""
+    try:
+        loaded = load_file(path)
+    except SpecError as exc:
+        return None, exc.problems, None, None
+    try:
+        files = {f"{loaded.env.name}/{name}": text for name, text in render_environment(loaded).items()}
+        check_files(files)
+    except RenderError as exc:
+        return loaded, [], None, RenderError(str(exc))
+    return loaded, [], files, None
+
+
+def _jobs(count: int, jobs: int | None) -> int:
+    if jobs is not None:
+        return max(1, jobs)
+    if count < POOL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(os.cpu_count() or 1, 8)
+
+
+def render_fleet(paths: Iterable[str | Path], *, jobs: int | None = None) -> tuple[list[Loaded], dict[str, str]]:
+    """Load, render and check every file, as ``load_all`` and ``render_files`` do, over several
+    processes when there are many files. Every problem of every file is reported at once."""
+    paths = list(paths)
+    workers = _jobs(len(paths), jobs)
+    if workers == 1:
+        results = [_load_render_check(p) for p in paths]
+        check_files(module_files())
+    else:
+        # fork: the workers start with templates, the parser and everything imported; each
+        # takes a share of the files. The modules are checked while the workers run.
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            pending = pool.map_async(_load_render_check, paths, chunksize=max(1, len(paths) // (workers * 4)))
+            check_files(module_files())
+            results = pending.get()
+    problems = [p for _, found, _, _ in results for p in found]
+    loaded = [item for item, _, _, _ in results if item is not None]
+    problems += _name_problems(loaded)
+    if problems:
+        raise SpecError(problems)
+    errors = [error for _, _, _, error in results if error is not None]
+    if errors:
+        raise errors[0]
+    files = module_files()
+    for _, _, rendered, _ in results:
+        files.update(rendered or {})
+    return loaded, files
+
+
+# --- writing (see write.py) ----------------------------------------------------------------------
+
+
+def owned_folders(env_names: Iterable[str]) -> dict[str, frozenset[str] | None]:
+    """The folders towergen owns files in: each environment's (only its own file names) and
+    each module's (every file)."""
+    owned: dict[str, frozenset[str] | None] = {name: ENV_FILES for name in env_names}
+    owned.update({f"modules/{module}": None for module in MODULES})
+    return owned
 
 
 def planned_changes(root: Path, files: dict[str, str], env_names: Iterable[str]) -> list[Change]:
     """What writing ``files`` into ``root`` would do, without doing it."""
-    changes: list[Change] = []
-    for rel, text in sorted(files.items()):
-        target = _target(root, rel)
-        if target.is_dir():
-            raise OutputError(f"refusing to replace the folder {target} with a file")
-        if not target.exists():
-            changes.append(Change("create", rel))
-        elif target.read_bytes() == text.encode("utf-8"):
-            changes.append(Change("identical", rel))
-        else:
-            changes.append(Change("overwrite", rel))
-    # Files towergen wrote before and would not write now: only its own names, in its own folders.
-    stale: set[str] = set()
-    for name in env_names:
-        folder = _target(root, name)
-        if folder.is_dir():
-            stale |= {f"{name}/{p.name}" for p in folder.iterdir() if p.name in ENV_FILES and p.is_file()}
-    for module in MODULES:
-        folder = _target(root, f"modules/{module}")
-        if folder.is_dir():
-            stale |= {f"modules/{module}/{p.name}" for p in folder.iterdir() if p.is_file()}
-    changes.extend(Change("delete", rel) for rel in sorted(stale - files.keys()))
-    return changes
+    return write_output(root, files, owned_folders(env_names), check=True).changes
 
 
 def write_tree(root: Path, files: dict[str, str], env_names: Iterable[str]) -> list[Change]:
-    root = Path(root)
-    if root.is_symlink():
-        raise OutputError(f"refusing to write into {root}: it is a symbolic link")
-    if root.exists() and not root.is_dir():
-        raise OutputError(f"refusing to write into {root}: it is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
-    changes = planned_changes(root, files, env_names)
-    staging = Path(tempfile.mkdtemp(prefix=".towergen-", dir=root))
-    try:
-        staged: list[tuple[Path, Path]] = []
-        for change in changes:
-            if change.action in ("create", "overwrite"):
-                tmp = staging / str(len(staged))
-                with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-                    fh.write(files[change.path])
-                staged.append((tmp, _target(root, change.path)))
-        for tmp, target in staged:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
-        for change in changes:
-            if change.action == "delete":
-                _target(root, change.path).unlink()
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return changes
+    """Write ``files`` into ``root`` (no manifest: one environment, as the runner renders it)."""
+    return write_output(root, files, owned_folders(env_names)).changes

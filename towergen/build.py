@@ -8,11 +8,14 @@ same for many files at once, spread over the machine's cores. Only when everythi
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +66,7 @@ def render_environment(loaded: Loaded) -> dict[str, str]:
     for name in ROOT_TEMPLATES:
         text = render_template("hcl", f"root/{name}.j2", **{**v.root, "header": header})
         try:
-            files[name] = format_hcl(text)
+            files[name] = format_hcl_cached(text)
         except HclFormatError as exc:
             raise RenderError(f"{loaded.env.name}/{name}: {exc}") from exc
     if v.userdata is not None:
@@ -71,6 +74,32 @@ def render_environment(loaded: Loaded) -> dict[str, str]:
     files[NEXTFLOW_CONFIG] = render_template("groovy", "nextflow.config.j2", **{**v.nextflow, "header": header})
     files[PLATFORM_JSON] = json.dumps(v.platform, indent=2, ensure_ascii=False) + "\n"
     return files
+
+
+# The formatted text of each HCL body (a template's output below its header comment) this
+# process has formatted: many environments share files that differ only in their header.
+_FORMATTED: dict[str, str] = {}
+
+
+def format_hcl_cached(text: str) -> str:
+    """``format_hcl(text)``, formatting the body below the leading comment lines once per
+    distinct body. The formatter works line by line and a top-level comment line leaves it in its
+    initial state, so the result is the same (tests/test_fleet.py checks it on every example)."""
+    lines = text.split("\n")
+    k = 0
+    while k < len(lines) and lines[k].strip().startswith("#"):
+        k += 1
+    head = [line.strip() for line in lines[:k]]
+    if k == 0 or k == len(lines) or any(line.endswith(("{", "[", "(")) for line in head):
+        return format_hcl(text)
+    rest = "\n".join(lines[k:])
+    body = _FORMATTED.get(rest)
+    if body is None:
+        body = _FORMATTED[rest] = format_hcl(rest)
+    if body == "\n":
+        return "\n".join(head) + "\n"
+    blank = [""] if not lines[k].strip() else []
+    return "\n".join(head + blank) + "\n" + body
 
 
 def _user_data(v: Values) -> str:
@@ -101,22 +130,24 @@ def _user_data(v: Values) -> str:
     return text
 
 
+_TEMPLATE_SEQUENCE = re.compile(r"\$\$\{|%%\{|\$\{|%\{")
+
+
 def check_template(text: str, variables: set[str], where: str) -> None:
     """Refuse a Terraform template whose only interpolations are not exactly ``variables``."""
-    i, n = 0, len(text)
-    while i < n:
-        if text.startswith(("$${", "%%{"), i):
+    i = 0
+    while match := _TEMPLATE_SEQUENCE.search(text, i):
+        seq, i = match.group(), match.start()
+        if seq in ("$${", "%%{"):
             i += 3
-        elif text.startswith("${", i):
+        elif seq == "${":
             end = text.find("}", i)
             name = text[i + 2 : end] if end > 0 else ""
             if name not in variables:
                 raise RenderError(f"{where}: unexpected template sequence {text[i:i + 20]!r}")
             i = end + 1
-        elif text.startswith("%{", i):
-            raise RenderError(f"{where}: unexpected template directive {text[i:i + 20]!r}")
         else:
-            i += 1
+            raise RenderError(f"{where}: unexpected template directive {text[i:i + 20]!r}")
 
 
 def module_files() -> dict[str, str]:
@@ -134,6 +165,25 @@ def module_files() -> dict[str, str]:
 _PARSED: set[bytes] = set()
 
 
+@functools.cache
+def _syntax_check() -> Callable[[str], object]:
+    """python-hcl2's own parser (its grammar, its cached tables), without the position
+    bookkeeping its data conversion needs and a syntax check does not: a third faster."""
+    try:
+        from hcl2.parser import parser
+        from hcl2.postlexer import PostLexer
+        from lark import Lark
+
+        buffer = io.BytesIO()
+        parser().save(buffer)
+        buffer.seek(0)
+        fast = Lark.__new__(Lark)._load(buffer, propagate_positions=False, postlex=PostLexer())
+        # python-hcl2 appends a newline too: its grammar needs one at the end of a file
+        return lambda text: fast.parse(text + "\n")
+    except Exception:  # another python-hcl2 or lark than the one this was written for
+        return hcl2.parses_to_tree
+
+
 def _check_hcl(path: str, text: str) -> None:
     # The leading comment lines (the header naming the source file, different in every file) are
     # valid HCL on their own; the rest is often the same in many environments: parse it once.
@@ -148,7 +198,7 @@ def _check_hcl(path: str, text: str) -> None:
     if key in _PARSED:
         return
     try:
-        hcl2.parses_to_tree(body)  # the syntax check; python-hcl2's dict form is not needed
+        _syntax_check()(body)  # the syntax check; python-hcl2's dict form is not needed
     except Exception as exc:  # python-hcl2 raises lark errors of many kinds
         raise RenderError(f"{path} does not parse as HCL: {str(exc).splitlines()[0]}") from exc
     _PARSED.add(key)
@@ -256,6 +306,7 @@ def render_fleet(paths: Iterable[str | Path], *, jobs: int | None = None) -> tup
     else:
         # fork: the workers start with templates, the parser and everything imported; each
         # takes a share of the files. The modules are checked while the workers run.
+        _syntax_check()
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             pending = pool.map_async(_load_render_check, paths, chunksize=max(1, len(paths) // (workers * 4)))
             check_files(module_files())

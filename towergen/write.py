@@ -274,19 +274,36 @@ def remove_stale_staging(root_fd: int) -> list[str]:
 # --- the manifest --------------------------------------------------------------------------------
 
 
-def env_digest(name: str, files: dict[str, str]) -> str:
-    """sha256 of an environment's generated files and of the module files it calls."""
-    h = hashlib.sha256()
-    own = sorted(rel for rel in files if rel.startswith(f"{name}/"))
-    used = set()
-    for rel in own:
-        used |= set(re.findall(r'source\s*=\s*"\.\./modules/([A-Za-z0-9_-]+)"', files[rel]))
-    modules = sorted(rel for rel in files if rel.startswith("modules/") and rel.split("/")[1] in used and rel.endswith(".tf"))
-    for rel in own + modules:
+_MODULE_CALL = re.compile(r'source\s*=\s*"\.\./modules/([A-Za-z0-9_-]+)"')
+
+
+def env_digests(names: Iterable[str], files: dict[str, str]) -> dict[str, str]:
+    """For each environment, the sha256 of its generated files and of the module files (``.tf``)
+    it calls: what Terraform would apply for it. Each file is hashed as its path, its length in
+    bytes and its bytes."""
+    names = set(names)
+    by_folder: dict[str, list[str]] = {}
+    for rel in sorted(files):
+        by_folder.setdefault(rel.rpartition("/")[0], []).append(rel)
+
+    def update(h, rel: str) -> None:
         data = files[rel].encode("utf-8")
         h.update(f"{rel}\n{len(data)}\n".encode())
         h.update(data)
-    return h.hexdigest()
+
+    digests = {}
+    for name in sorted(names):
+        h = hashlib.sha256()
+        own = by_folder.get(name, [])
+        used = sorted({m for rel in own if rel.endswith(".tf") for m in _MODULE_CALL.findall(files[rel])})
+        for rel in own:
+            update(h, rel)
+        for module in used:
+            for rel in by_folder.get(f"modules/{module}", []):
+                if rel.endswith(".tf"):
+                    update(h, rel)
+        digests[name] = h.hexdigest()
+    return digests
 
 
 def read_manifest_at(root_fd: int | None, root: Path) -> dict:
@@ -595,9 +612,10 @@ def _write_locked(tree: _Tree, files: dict[str, str], owned: dict[str, Iterable[
         old = read_manifest_at(tree.fds[""], root).get("environments", {})
         entries: dict[str, dict[str, str]] = {}
         rendered_sources = {}
+        digests = env_digests((env.name for env in envs), files)
         for env in envs:
             src = _source_rel(root, env.source)
-            entries[env.name] = {"source": src, "sha256": env_digest(env.name, files)}
+            entries[env.name] = {"source": src, "sha256": digests[env.name]}
             rendered_sources[src] = env.name
         for name, entry in sorted(old.items()):
             if name in entries:

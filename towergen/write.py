@@ -453,7 +453,11 @@ class _Staging:
             os.mkdir(self.name, 0o700, dir_fd=root_fd)
         self.fds[""] = os.open(self.name, _DIR, dir_fd=root_fd)
         marker = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "by": "towergen render"}
-        self.write("", STAGING_MARKER, json.dumps(marker).encode(), self.shown / STAGING_MARKER)
+        try:
+            self.write("", STAGING_MARKER, json.dumps(marker).encode(), self.shown / STAGING_MARKER)
+        except BaseException:
+            self.remove()
+            raise
 
     def folder(self, rel: str) -> int:
         if rel not in self.fds:

@@ -110,6 +110,7 @@ def test_check_up_to_date_and_stale(tmp_path):
     assert f"   change  {out}/{towergen.MANIFEST}" in lines
     assert not any("env-b" in line for line in lines)
     assert lines[-1].startswith(f"{out} is out of date: ") and "run towergen render" in lines[-1]
+    assert "to change, 1 to delete)" in lines[-1]
     assert tree(out) == before
 
     (out / "env-b" / "outputs.tf").write_text("edited by hand\n")
@@ -302,6 +303,13 @@ def test_benchmark_script_runs(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].split()[0] == "3"
+
+
+def test_help():
+    for command in (["render"], ["changed"]):
+        result = invoke(*command, "--help")
+        assert result.exit_code == 0 and "Usage: towergen" in result.stdout
+    assert "--check" in invoke("render", "--help").stdout and "--since" in invoke("changed", "--help").stdout
 
 
 def test_example_renders_with_manifest(tmp_path):

@@ -129,11 +129,12 @@ FilesArg = Annotated[
 def render(
     files: FilesArg,
     out: Annotated[
-        str, typer.Option("-o", "--out", help="Output folder: each environment goes to OUT/<name>/, modules to OUT/modules/.",
-                          show_default=False)
+        str, typer.Option("-o", "--out", metavar="DIR", show_default=False,
+                          help="Output folder: each environment goes to DIR/<name>/, modules to DIR/modules/, "
+                               "the manifest to DIR/towergen-manifest.json.")
     ],
     check: Annotated[
-        bool, typer.Option("--check", help="Write nothing; exit 1 listing what differs when OUT is not exactly what the files render.")
+        bool, typer.Option("--check", help="Write nothing; exit 1 listing what differs when DIR is not exactly what the files render.")
     ] = False,
     prune: Annotated[
         bool, typer.Option("--prune", help="Remove the generated files of environments whose file is gone (destroy them first).")
@@ -160,9 +161,10 @@ def render(
     summary = ", ".join(f"{counts[a]} {a}" for a in ("create", "overwrite", "delete", "identical") if a in counts)
     envs = len(result.environments)
     if check:
-        differs = sum(counts.get(a, 0) for a in ("create", "overwrite", "delete"))
+        differs = sum(counts.get(a, 0) for a in _WOULD)
         if differs:
-            typer.echo(f"{out} is out of date: {differs} file{'s' if differs != 1 else ''} differ ({summary}); "
+            what = ", ".join(f"{counts[a]} to {_WOULD[a]}" for a in _WOULD if a in counts)
+            typer.echo(f"{out} is out of date: {differs} file{'s' if differs != 1 else ''} differ ({what}); "
                        f"run towergen render{' --prune' if prune else ''} and commit the result")
             raise typer.Exit(EXIT_ERROR)
         typer.echo(f"{out} is up to date with {envs} environment{'s' if envs != 1 else ''} ({summary})")
@@ -189,8 +191,8 @@ def validate(files: FilesArg) -> None:
 @app.command()
 @reports_errors
 def changed(
-    since: Annotated[str, typer.Option("--since", help="A git revision (commit, branch, tag) to compare with.", show_default=False)],
-    out: Annotated[str, typer.Option("-o", "--out", help="The output folder holding towergen-manifest.json.")] = "infra",
+    since: Annotated[str, typer.Option("--since", metavar="REV", help="A git revision (commit, branch, tag) to compare with.", show_default=False)],
+    out: Annotated[str, typer.Option("-o", "--out", metavar="DIR", help="The output folder holding towergen-manifest.json.")] = "infra",
 ) -> None:
     """Print the environments whose rendered output changed since a git revision, one per line."""
     from . import changed as changed_api

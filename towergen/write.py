@@ -507,6 +507,9 @@ def _commit(tree: _Tree, staging: _Staging, plan: _Plan, last: str | None) -> No
     later = []
     for rel in sorted(plan.data):
         folder, _, name = rel.rpartition("/")
+        parts = folder.split("/") if folder else []
+        if any("/".join(parts[:i]) in moved_folders for i in range(1, len(parts) + 1)):
+            continue  # its folder was moved into place whole
         top = _top_missing(tree, folder)
         if top is not None:
             if top not in moved_folders:

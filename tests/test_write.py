@@ -509,3 +509,55 @@ def test_render_is_all_or_nothing(tmp_path_factory, tags, max_cpus, manual, faul
         towergen.render(files, out)  # failed during the moves: a render repairs it
         assert {k: v for k, v in snapshot(out).items() if k != towergen.MANIFEST} == \
             {k: v for k, v in expected.items() if k != towergen.MANIFEST}
+
+
+# --- a real Ctrl-C (SIGINT to the process group, as a terminal sends it) ---------------------------
+
+CTRL_C = """
+import sys, time
+sys.path.insert(0, {root!r})
+from towergen import build, write
+slow = {slow!r}
+if slow == "render":
+    real_render = build._load_render_check
+    def render_slowly(path):
+        time.sleep(0.05)
+        return real_render(path)
+    build._load_render_check = render_slowly
+else:
+    real_write = write._Staging.write
+    def write_slowly(self, *args):
+        time.sleep(0.01)
+        return real_write(self, *args)
+    write._Staging.write = write_slowly
+from towergen.cli import main
+print("go", flush=True)
+sys.argv = ["towergen", "render", *{specs!r}, "-o", {out!r}, "-q"]
+main()
+"""
+
+
+@pytest.mark.parametrize("slow", ["render", "staging"])
+def test_ctrl_c_during_a_fleet_render(tmp_path, slow):
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from render_fleet import fleet
+    finally:
+        sys.path.pop(0)
+    specs = [str(p) for p in fleet(tmp_path / "envs", 60)]
+    out = tmp_path / "out"
+    code = CTRL_C.format(root=str(ROOT), slow=slow, specs=specs, out=str(out))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout.readline() == "go\n"
+    if slow == "staging":
+        deadline = time.monotonic() + 120
+        while not (out.exists() and not no_staging(out)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    else:
+        time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err == "towergen: interrupted; nothing was written\n"
+    assert not out.exists()

@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,6 +288,11 @@ def _load_render_check(path: str | Path) -> tuple[Loaded | None, list[Problem], 
     return loaded, [], files, None
 
 
+def _worker_start() -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the workers, they stay quiet.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _jobs(count: int, jobs: int | None) -> int:
     if jobs is not None:
         return max(1, jobs)
@@ -307,7 +313,7 @@ def render_fleet(paths: Iterable[str | Path], *, jobs: int | None = None) -> tup
         # fork: the workers start with templates, the parser and everything imported; each
         # takes a share of the files. The modules are checked while the workers run.
         _syntax_check()
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start) as pool:
             pending = pool.map_async(_load_render_check, paths, chunksize=max(1, len(paths) // (workers * 4)))
             check_files(module_files())
             results = pending.get()

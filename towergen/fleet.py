@@ -47,7 +47,7 @@ def changed_since(since: str, out: Path) -> Changed:
     toplevel = Path(top.stdout.decode().strip())
     if since.startswith("-"):
         raise TowergenError(f"expected a git revision, found {since!r}")
-    rev = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{since}^{{commit}}"], toplevel)
+    rev = _git(["rev-parse", "--verify", "--quiet", f"{since}^{{commit}}"], toplevel)
     if rev.returncode != 0:
         raise TowergenError(f"expected a git revision (a commit, branch or tag), found {since!r}")
     commit = rev.stdout.decode().strip()

@@ -387,12 +387,16 @@ def _file_state(tree: _Tree, rel: str) -> tuple[str, os.stat_result | None]:
     return "file", st
 
 
-def _same_content(tree: _Tree, rel: str, st: os.stat_result, data: bytes) -> bool:
+def _same_content(tree: _Tree, rel: str, st: os.stat_result, data: bytes) -> bool | None:
+    """Whether the file holds exactly ``data`` (None: it was deleted meanwhile)."""
     if st.st_size != len(data):
         return False
     folder, _, name = rel.rpartition("/")
     with _os_errors("read", tree.display(rel), "nothing was written"):
-        fd = os.open(name, _FILE_READ, dir_fd=tree.folder(folder))
+        try:
+            fd = os.open(name, _FILE_READ, dir_fd=tree.folder(folder))
+        except FileNotFoundError:
+            return None
         with open(fd, "rb") as fh:
             return fh.read(len(data) + 1) == data
 
@@ -419,10 +423,11 @@ def _plan(tree: _Tree, files: dict[str, str], owned: dict[str, Iterable[str] | N
         _parts(rel)
         encoded = text.encode("utf-8")
         state, st = _file_state(tree, rel)
-        if state == "missing":
+        same = None if state == "missing" else _same_content(tree, rel, st, encoded)
+        if same is None:
             changes.append(Change("create", rel))
             data[rel] = encoded
-        elif _same_content(tree, rel, st, encoded):
+        elif same:
             changes.append(Change("identical", rel))
         else:
             changes.append(Change("overwrite", rel))

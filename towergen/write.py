@@ -280,8 +280,7 @@ _MODULE_CALL = re.compile(r'source\s*=\s*"\.\./modules/([A-Za-z0-9_-]+)"')
 def env_digests(names: Iterable[str], files: dict[str, str]) -> dict[str, str]:
     """For each environment, the sha256 of its generated files and of the module files (``.tf``)
     it calls: what Terraform would apply for it. Each file is hashed as its path, its length in
-    bytes and its bytes."""
-    names = set(names)
+    bytes and its bytes; a module as the sha256 of its files, hashed so once."""
     by_folder: dict[str, list[str]] = {}
     for rel in sorted(files):
         by_folder.setdefault(rel.rpartition("/")[0], []).append(rel)
@@ -291,17 +290,26 @@ def env_digests(names: Iterable[str], files: dict[str, str]) -> dict[str, str]:
         h.update(f"{rel}\n{len(data)}\n".encode())
         h.update(data)
 
+    module_digests: dict[str, bytes] = {}
+
+    def module_digest(module: str) -> bytes:
+        if module not in module_digests:
+            h = hashlib.sha256()
+            for rel in by_folder.get(f"modules/{module}", []):
+                if rel.endswith(".tf"):
+                    update(h, rel)
+            module_digests[module] = h.digest()
+        return module_digests[module]
+
     digests = {}
-    for name in sorted(names):
+    for name in sorted(set(names)):
         h = hashlib.sha256()
         own = by_folder.get(name, [])
         used = sorted({m for rel in own if rel.endswith(".tf") for m in _MODULE_CALL.findall(files[rel])})
         for rel in own:
             update(h, rel)
         for module in used:
-            for rel in by_folder.get(f"modules/{module}", []):
-                if rel.endswith(".tf"):
-                    update(h, rel)
+            h.update(f"modules/{module}\n".encode() + module_digest(module))
         digests[name] = h.hexdigest()
     return digests
 

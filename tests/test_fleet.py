@@ -86,6 +86,19 @@ def test_broken_manifest_is_a_clean_error(tmp_path):
     assert "expected towergen's manifest" in result.stderr and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("name", ["..", "../elsewhere", "a/b", "modules", "Upper"])
+def test_manifest_names_never_reach_outside(tmp_path, name):
+    a, _, out = repo(tmp_path)
+    towergen.render([a], out)
+    (tmp_path / "main.tf").write_text("not towergen's\n")
+    manifest = json.loads((out / towergen.MANIFEST).read_text())
+    manifest["environments"][name] = {"source": "../gone.yaml", "sha256": "0" * 64}
+    (out / towergen.MANIFEST).write_text(json.dumps(manifest))
+    result = invoke("render", "--prune", a, "-o", out)
+    assert result.exit_code == EXIT_ERROR and "is not an environment name" in result.stderr
+    assert (tmp_path / "main.tf").read_text() == "not towergen's\n"
+
+
 # --- render --check ------------------------------------------------------------------------------
 
 

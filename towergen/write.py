@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .errors import Interrupted, OutputError, Problem
+from .model import NAME_RE
 
 MANIFEST = "towergen-manifest.json"
 MANIFEST_FORMAT = 1
@@ -337,6 +338,9 @@ def parse_manifest(data: bytes, shown: Path | str) -> dict:
             isinstance(v, dict) and isinstance(v.get("source"), str) and isinstance(v.get("sha256"), str) for v in envs.values()
         ):
             raise ValueError("environments: expected {name: {source, sha256}}")
+        for name in envs:  # names become folder names: nothing else may come from a manifest
+            if not re.fullmatch(NAME_RE, name) or name == "modules":
+                raise ValueError(f"environments: {name!r} is not an environment name")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise OutputError(
             f"{shown}: expected towergen's manifest (JSON with environments), found something else ({exc}); "

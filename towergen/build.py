@@ -312,11 +312,14 @@ def render_fleet(paths: Iterable[str | Path], *, jobs: int | None = None) -> tup
     else:
         # fork: the workers start with templates, the parser and everything imported; each
         # takes a share of the files. The modules are checked while the workers run.
-        _syntax_check()
+        # The first file is done here first: its templates compiled and the bodies it shares
+        # with the others formatted and parsed once, for every worker.
+        first = _load_render_check(paths[0])
         with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start) as pool:
-            pending = pool.map_async(_load_render_check, paths, chunksize=max(1, len(paths) // (workers * 4)))
+            rest = paths[1:]
+            pending = pool.map_async(_load_render_check, rest, chunksize=max(1, len(rest) // (workers * 4)))
             check_files(module_files())
-            results = pending.get()
+            results = [first, *pending.get()]
     problems = [p for _, found, _, _ in results for p in found]
     loaded = [item for item, _, _, _ in results if item is not None]
     problems += _name_problems(loaded)

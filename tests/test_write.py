@@ -312,9 +312,22 @@ def test_stale_staging_folders_are_removed_and_only_those(tmp_path):
     users = _staging_folder(out, ".towergen-staging-mine", None)
     junk = _staging_folder(out, ".towergen-staging-junk", None)
     (junk / w.STAGING_MARKER).write_text("not json")
+    # what towergen 0.1.0 left behind (tempfile.mkdtemp, numbered files, no marker): an hour old
+    legacy = out / ".towergen-ab12cd_9"
+    legacy.mkdir()
+    (legacy / "0").write_text("half")
+    recent = out / ".towergen-zz12cd_9"
+    recent.mkdir()
+    (recent / "0").write_text("half")
+    not_legacy = out / ".towergen-xy12cd_9"
+    not_legacy.mkdir()
+    (not_legacy / "notes.txt").write_text("mine")
+    for folder in (legacy, not_legacy):
+        os.utime(folder, (time.time() - 7200, time.time() - 7200))
     towergen.render([SPOT], out)
-    assert not dead.exists() and not old.exists()
+    assert not dead.exists() and not old.exists() and not legacy.exists()
     assert live.exists() and foreign.exists() and users.exists() and junk.exists()
+    assert recent.exists() and not_legacy.exists()
 
 
 KILL_DURING_MOVES = """

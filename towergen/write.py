@@ -114,6 +114,7 @@ class _Tree:
     def __init__(self, root: Path, root_fd: int | None):
         self.root = root
         self.fds: dict[str, int | None] = {"": root_fd}  # folder (relative, "" the root) -> fd or None if missing
+        self.committing = False  # files are being moved into place: an error leaves it part old, part new
         self._opened: list[int] = [root_fd] if root_fd is not None else []
 
     def close(self) -> None:
@@ -259,11 +260,35 @@ def _is_stale(root_fd: int, name: str) -> bool:
     return host == socket.gethostname() and not _pid_alive(pid)
 
 
+# towergen 0.1.0 before the marker staged in tempfile.mkdtemp(prefix=".towergen-"): files named 0, 1, ...
+_OLD_STAGING = re.compile(r"\.towergen-[a-z0-9_]{8}")
+
+
+def _is_old_stale(root_fd: int, name: str) -> bool:
+    """A staging folder of towergen before the marker: its name, only files named by numbers,
+    and nothing changed in it for an hour."""
+    try:
+        fd = os.open(name, _DIR, dir_fd=root_fd)
+    except OSError:
+        return False
+    try:
+        if time.time() - os.fstat(fd).st_mtime < STALE_AFTER_S:
+            return False
+        return all(e.name.isdigit() and e.is_file(follow_symlinks=False) for e in os.scandir(fd))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def remove_stale_staging(root_fd: int) -> list[str]:
     """Remove staging folders left by renders that were killed; return their names."""
     removed = []
     for entry in os.scandir(root_fd):
-        if entry.name.startswith(STAGING_PREFIX) and entry.is_dir(follow_symlinks=False) and _is_stale(root_fd, entry.name):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        if (entry.name.startswith(STAGING_PREFIX) and _is_stale(root_fd, entry.name)) or \
+                (_OLD_STAGING.fullmatch(entry.name) and _is_old_stale(root_fd, entry.name)):
             try:
                 shutil.rmtree(entry.name, dir_fd=root_fd)
                 removed.append(entry.name)
@@ -613,10 +638,9 @@ def write_output(
         with _locked(root_fd, root):
             try:
                 return _write_locked(tree, files, owned, envs, env_files, version, check, prune)
-            except BaseException as exc:
-                if isinstance(exc, Interrupted) or (isinstance(exc, OutputError) and PART_OLD_PART_NEW in str(exc)):
-                    raise
-                _remove_created(created)  # nothing was written: leave no empty output folder behind
+            except BaseException:
+                if not tree.committing:
+                    _remove_created(created)  # nothing was written: leave no empty output folder behind
                 raise
     finally:
         tree.close()
@@ -672,6 +696,7 @@ def _write_locked(tree: _Tree, files: dict[str, str], owned: dict[str, Iterable[
             folder, _, name = rel.rpartition("/")
             staging.write(folder, name, data, tree.display(rel))
         try:
+            tree.committing = True
             _commit(tree, staging, plan, MANIFEST if envs is not None else None)
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted while moving files into {root}: {PART_OLD_PART_NEW}") from None

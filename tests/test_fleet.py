@@ -126,6 +126,9 @@ def test_check_up_to_date_and_stale(tmp_path):
     assert "to change, 1 to delete)" in lines[-1]
     assert tree(out) == before
 
+    quiet = invoke("render", "--check", "-q", a, b, "-o", out)
+    assert quiet.exit_code == EXIT_ERROR and quiet.stdout.splitlines() == lines[-1:]
+
     (out / "env-b" / "outputs.tf").write_text("edited by hand\n")
     edited = invoke("render", "--check", b, "-o", out)
     assert edited.exit_code == EXIT_ERROR and f"   change  {out}/env-b/outputs.tf" in edited.stdout

@@ -154,7 +154,7 @@ def render(
     for change in result.changes:
         counts[change.action] = counts.get(change.action, 0) + 1
         if check:
-            if change.action != "identical":
+            if change.action != "identical" and not quiet:
                 typer.echo(f"{_WOULD[change.action]:>9}  {Path(out) / change.path}")
         elif not quiet:
             typer.echo(f"{change.action:>9}  {Path(out) / change.path}")

@@ -6,7 +6,7 @@ The library API that the CLI is a thin layer over::
     result = towergen.render(["env.yaml"], "infra/")   # write the output tree
     result = towergen.render(["env.yaml"], "infra/", check=True)  # what render would change
     files, warnings = towergen.check(["env.yaml"])     # everything but writing
-    names = towergen.changed("origin/main", "infra/")  # environments changed since a git ref
+    names = towergen.changed("origin/main", "infra/").changed  # changed since a git revision
 """
 
 from __future__ import annotations

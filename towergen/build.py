@@ -306,7 +306,7 @@ def render_fleet(paths: Iterable[str | Path], *, jobs: int | None = None) -> tup
     processes when there are many files. Every problem of every file is reported at once."""
     paths = list(paths)
     workers = _jobs(len(paths), jobs)
-    if workers == 1:
+    if workers == 1 or len(paths) < 2:
         results = [_load_render_check(p) for p in paths]
         check_files(module_files())
     else:

@@ -1,10 +1,14 @@
 """The towergen command line: thin commands over the library API.
 
 Exit codes (every command):
-  0   success (``plan``: no changes; ``smoke``: every phase passed)
-  1   invalid environment file, a failed Terraform run or smoke, or any error towergen reports
+  0   success (``plan``: no changes; ``smoke``: every phase passed; ``render --check``: the
+      output folder is up to date)
+  1   invalid environment file, a failed Terraform run or smoke, or any error towergen reports;
+      ``render --check``: the output folder differs from what the files render
   2   ``plan`` only: the plan has changes (as ``terraform plan -detailed-exitcode``)
   64  the command line itself is wrong (unknown option, missing argument)
+  130 interrupted (Ctrl-C); the message says whether the output folder was left part old,
+      part new
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import SpecError, TowergenError
+from .errors import Interrupted, SpecError, TowergenError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_USAGE = 64
+EXIT_INTERRUPTED = 130
 
 
 class _Group(TyperGroup):
@@ -98,6 +103,9 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 "nothing was written"
             )
             raise typer.Exit(EXIT_ERROR) from None
+        except Interrupted as exc:
+            _err(f"towergen: {exc}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except TowergenError as exc:
             _err(f"towergen: {exc}")
             raise typer.Exit(exc.exit_code) from None
@@ -121,23 +129,51 @@ FilesArg = Annotated[
 def render(
     files: FilesArg,
     out: Annotated[
-        Path, typer.Option("-o", "--out", help="Output folder: each environment goes to OUT/<name>/, modules to OUT/modules/.")
+        str, typer.Option("-o", "--out", metavar="DIR", show_default=False,
+                          help="Output folder: each environment goes to DIR/<name>/, modules to DIR/modules/, "
+                               "the manifest to DIR/towergen-manifest.json.")
     ],
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 listing what differs when DIR is not exactly what the files render.")
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove the generated files of environments whose file is gone (destroy them first).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line.")] = False,
 ) -> None:
     """Render environment files into Terraform (writes nothing unless every file is valid)."""
     from . import render as render_api
 
-    result = render_api(files, out)
+    try:
+        result = render_api(files, out, check=check, prune=prune)
+    except KeyboardInterrupt:
+        _err("towergen: interrupted; nothing was written")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     _warn(result.warnings)
     counts: dict[str, int] = {}
     for change in result.changes:
         counts[change.action] = counts.get(change.action, 0) + 1
-        if not quiet:
+        if check:
+            if change.action != "identical" and not quiet:
+                typer.echo(f"{_WOULD[change.action]:>9}  {Path(out) / change.path}")
+        elif not quiet:
             typer.echo(f"{change.action:>9}  {Path(out) / change.path}")
     summary = ", ".join(f"{counts[a]} {a}" for a in ("create", "overwrite", "delete", "identical") if a in counts)
     envs = len(result.environments)
+    if check:
+        differs = sum(counts.get(a, 0) for a in _WOULD)
+        if differs:
+            what = ", ".join(f"{counts[a]} to {_WOULD[a]}" for a in _WOULD if a in counts)
+            typer.echo(f"{out} is out of date: {differs} file{'s' if differs != 1 else ''} differ ({what}); "
+                       f"run towergen render{' --prune' if prune else ''} and commit the result")
+            raise typer.Exit(EXIT_ERROR)
+        typer.echo(f"{out} is up to date with {envs} environment{'s' if envs != 1 else ''} ({summary})")
+        return
     typer.echo(f"rendered {envs} environment{'s' if envs != 1 else ''} into {out}: {summary}")
+
+
+# What render --check prints for each file that differs: what rendering would do to it.
+_WOULD = {"create": "create", "overwrite": "change", "delete": "delete"}
 
 
 @app.command()
@@ -152,6 +188,22 @@ def validate(files: FilesArg) -> None:
 
     for path in files:
         typer.echo(f"ok  {display_name(path)}")
+
+
+@app.command()
+@reports_errors
+def changed(
+    since: Annotated[str, typer.Option("--since", metavar="REV", help="A git revision (commit, branch, tag) to compare with.", show_default=False)],
+    out: Annotated[str, typer.Option("-o", "--out", metavar="DIR", help="The output folder holding towergen-manifest.json.")] = "infra",
+) -> None:
+    """Print the environments whose rendered output changed since a git revision, one per line."""
+    from . import changed as changed_api
+
+    result = changed_api(since, out)
+    for name in result.removed:
+        _err(f"note: {name} was removed from {out} since {since} (not printed)")
+    for name in result.changed:
+        typer.echo(name)
 
 
 SourcesArg = Annotated[

@@ -44,6 +44,10 @@ class OutputError(TowergenError):
     """The output folder cannot be written safely (outside the root, a symlink, a clash)."""
 
 
+class Interrupted(TowergenError):
+    """The user interrupted towergen (Ctrl-C); the message says what state things are in."""
+
+
 class TerraformError(TowergenError):
     """Terraform is missing, or a Terraform command failed."""
 

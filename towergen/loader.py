@@ -363,7 +363,9 @@ def _problem_from_error(err: dict[str, Any], source: Source) -> Problem:
     kind = err["type"]
     value = err.get("input")
     ctx = err.get("ctx") or {}
-    is_key = bool(loc) and loc[-1] == "[key]"
+    # pydantic marks a dict key's own error with a last "[key]" (an unknown key named "[key]" is
+    # reported at its own path instead)
+    is_key = len(loc) > 1 and loc[-1] == "[key]" and kind not in ("extra_forbidden", "missing")
     if is_key:
         loc = loc[:-1]
     shown = _display_loc(loc, source.data)

@@ -88,8 +88,10 @@ def workspace(source: str | Path, target: str, *, out: str | Path | None = None,
 
     if target == "aws":
         if rendered_root is None:
+            from . import render  # as `towergen render` does: the manifest stays current
+
             out_dir = Path(out or "infra").absolute()
-            write_tree(out_dir, render_files([loaded]), [name])
+            render([source], out_dir)
             rendered_root = out_dir
         yield Workspace(name, rendered_root / name, target, None, loaded)
         return

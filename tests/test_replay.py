@@ -225,3 +225,15 @@ def test_fleet_plan_exits_1_when_any_fails(fake, tmp_path):
     result = invoke("plan", *roots, "--target", "aws", "--jobs", "1")
     assert result.exit_code == EXIT_ERROR, result.output
     assert "FAILED" in result.output.splitlines()[-2]
+
+
+def test_smoke_of_a_rendered_folder_reads_the_file_its_manifest_records(fake, tmp_path):
+    """CI smokes what it rendered (OUT/<name>); the checks need the environment file, which the
+    output tree's manifest records."""
+    out = tmp_path / "infra"
+    towergen.render([example("spot")], out)
+    fake("spot/00-init", "spot/01-apply", "spot/02-plan", "spot/03-destroy")
+    report = towergen.smoke(out / "spot-eu-west-1", echo=lambda line: None)
+    assert report.environment == "spot-eu-west-1"
+    assert [p.name for p in report.phases][:3] == ["render", "init", "apply"]
+    assert any("job queue spot-eu-west-1-work exists" in f for f in report.failures), "checked against the file"

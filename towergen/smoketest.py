@@ -292,7 +292,10 @@ def smoke(source: str | Path, echo: Echo, *, target: str = "local", endpoint: st
     started = time.monotonic()
     with workspace(source, target, endpoint=endpoint) as ws:
         if ws.loaded is None:
-            raise TowergenError("smoke needs the environment file (it checks the AWS objects against it)")
+            raise TowergenError(
+                "smoke needs the environment file (it checks the AWS objects against it): give the file, or "
+                "a folder whose output tree's manifest (towergen-manifest.json) records a file that exists"
+            )
         report = SmokeReport(ws.name, target)
         report.phases.append(Phase("render", time.monotonic() - started, True, ""))
         if target == "localstack":

@@ -28,6 +28,7 @@ from .errors import TowergenError
 from .loader import Loaded
 from .localstack import localstack_endpoint
 from .resources import MODULES
+from .write import recorded_source
 
 TARGETS = ("local", "localstack", "aws")
 
@@ -81,6 +82,10 @@ def workspace(source: str | Path, target: str, *, out: str | Path | None = None,
     loaded: Loaded | None = None
     if _is_rendered_folder(source):
         rendered_root, name = source.absolute().parent, source.absolute().name
+        # the environment file the output tree's manifest records, for what reads the file (smoke)
+        recorded = recorded_source(rendered_root, name)
+        if recorded is not None:
+            (loaded,) = load_all([recorded])
     else:
         (loaded,) = load_all([source])
         name = loaded.env.name

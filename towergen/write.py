@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .errors import Interrupted, OutputError, Problem
+from .errors import Interrupted, OutputError, Problem, TowergenError
 from .model import NAME_RE
 
 MANIFEST = "towergen-manifest.json"
@@ -390,6 +390,17 @@ def manifest_text(version: str, envs: dict[str, dict[str, str]]) -> str:
 
 def _source_rel(root: Path, source: Path) -> str:
     return PurePosixPath(Path(os.path.relpath(os.path.abspath(source), os.path.abspath(root)))).as_posix()
+
+
+def recorded_source(root: Path, name: str) -> Path | None:
+    """The environment file the manifest of ``root`` records for ``name``, if it still exists."""
+    try:
+        entry = parse_manifest((Path(root) / MANIFEST).read_bytes(), Path(root) / MANIFEST)["environments"].get(name)
+    except (OSError, TowergenError):
+        return None
+    if not entry or not _source_exists(root, entry["source"]):
+        return None
+    return Path(os.path.normpath(os.path.join(os.path.abspath(root), entry["source"])))
 
 
 def _source_exists(root: Path, rel: str) -> bool:

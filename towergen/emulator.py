@@ -34,6 +34,7 @@ def override_hcl(endpoint: str, services: tuple[str, ...] = SERVICES) -> str:
         "skip_credentials_validation = true",
         "skip_metadata_api_check = true",
         "skip_region_validation = true",
+        "allowed_account_ids = null",  # the emulator's account is not the file's account_id
         "s3_use_path_style = true",
         "",
         "endpoints {",

@@ -98,6 +98,7 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
     if len(user) > 64:
         room = 64 - len(env.name) - 1
         error("name credentials.user_name", ("credentials", "user_name"), f"expected at most {room} characters (the IAM user {env.name}-USER_NAME is limited to 64), found {len(env.credentials.user_name)} characters")
+    _check_credentials(env, src, error, warn)
 
     # --- compute -------------------------------------------------------------------------------
     if env.mode == "forge":
@@ -125,6 +126,23 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
         if c.gpu and c.ami_id is None and all(t.startswith(("optimal", "default_")) for t in c.instance_types):
             warn("mode compute.gpu compute.ami_id compute.instance_types", ("compute", "instance_types"), "gpu is true but instance_types has no GPU family: 'optimal' never picks GPU instances (list e.g. g5, g6 or p4d)")
     return errors, warnings
+
+
+def _check_credentials(env: Environment, src: Source, error, warn) -> None:
+    """The platform's credentials: a role needs its trust; a user's keys do not apply to a role."""
+    cred = env.credentials
+    if cred.type == "role":
+        if cred.role is None:
+            error("credentials.type credentials.role", ("credentials",), "expected credentials.role (trusted_principal_arn, external_id) with type: role, found none", at=("credentials", "type"))
+        for key in ("create_user", "user_name"):
+            if src.has("credentials", key):
+                error("credentials.type", ("credentials", key), f"expected no {key} with type: role (the platform assumes a role; there is no user), found one")
+    elif cred.role is not None:
+        error("credentials.type credentials.role", ("credentials", "role"), "expected no role with type: user (set type: role to let the platform assume a role), found one")
+    if env.account_id is None:
+        warn("account_id", ("account_id",), "no account_id: platform-compute-env.json and nextflow.config cannot name the job roles; after apply use `terraform output -raw platform_compute_env_json` and `terraform output -raw nextflow_config` (with account_id, the files name them and Terraform refuses any other account)")
+    if cred.aws_managed_policies and env.user_policy != "launch":
+        error("mode credentials.policy credentials.aws_managed_policies", ("credentials", "aws_managed_policies"), "expected aws_managed_policies only with the launch policy (they are the platform's documented launch setup), found true")
 
 
 def _no_repeats(src: Source, error, loc: tuple, values: list[str]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .escape import Hcl, groovy, hcl, hcl_list, hcl_map, hcl_ref, sh_tpl, tpl_var
 from .model import Environment
+from .regions import REGIONS
 
 # Facts of the platform's Batch Forge (../shared/spec/forge-facts.md) that towergen repeats.
 AWS_CLI_PATH = "/home/ec2-user/miniconda/bin/aws"
@@ -250,7 +251,51 @@ def compute_values(env: Environment, source_name: str) -> Values:
     if extra_config:
         platform["nextflowConfig"] = "\n".join(extra_config) + "\n"
     v.platform = platform
+    _identity_values(env, v)
     return v
+
+
+def role_names(env: Environment) -> dict[str, str]:
+    """The IAM roles the iam module creates for an environment (names only)."""
+    return {"head_job": f"{env.name}-head-job", "compute_job": f"{env.name}-compute-job", "platform": f"{env.name}-platform"}
+
+
+def _identity_values(env: Environment, v: Values) -> None:
+    """Who is who (issue 6): the platform's credentials, the job roles and where their ARNs go.
+
+    With account_id the role ARNs are known at render time: the platform JSON and nextflow.config
+    carry them and the provider refuses any other account. Without it, Terraform's outputs
+    (platform_compute_env_json, nextflow_config) carry the complete files."""
+    cred = env.credentials
+    role = cred.role
+    names = role_names(env)
+    forge = env.mode == "forge"
+    queues = [f"{env.name}-head", f"{env.name}-work"] if forge else [env.manual.head_queue, env.manual.compute_queue]
+    managed = cred.aws_managed_policies if cred.aws_managed_policies is not None else (env.mode == "manual")
+    v.root["iam"].update(
+        {
+            "credentials_type": hcl(cred.type),
+            "trusted_principal_arn": hcl(role.trusted_principal_arn) if role else None,
+            "external_id": hcl(role.external_id) if role else None,
+            "ses_from_address": hcl(cred.ses_from_address) if cred.ses_from_address else None,
+            "aws_managed_policies": hcl(managed and env.user_policy == "launch"),
+            "job_queue_names": hcl(queues),
+            "scoped_environments": forge and env.user_policy == "forge",
+            "role": cred.type == "role",
+        }
+    )
+    v.root["account_id"] = hcl([env.account_id]) if env.account_id else None
+    arns = None
+    if env.account_id:
+        partition = REGIONS[env.region]
+        arns = {k: f"arn:{partition}:iam::{env.account_id}:role/{n}" for k, n in names.items()}
+    v.nextflow["job_role"] = groovy(arns["compute_job"]) if arns else None
+    v.nextflow["job_role_output"] = v.root["job_role_output"] = arns is None
+    if arns:
+        v.platform["headJobRole"] = arns["head_job"]
+        v.platform["computeJobRole"] = arns["compute_job"]
+    if env.tags:
+        v.platform["labels"] = [{"name": k, "value": val, "resource": True} for k, val in env.tags.items()]
 
 
 def _userdata_values(env: Environment, fsx_create: bool, fusion: bool, autoscale: bool) -> dict[str, Any]:

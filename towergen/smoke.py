@@ -29,6 +29,7 @@ from .run import (
     terraform_init,
     workspace,
 )
+from .smoke_iam import check_identities
 from .terraform import Terraform
 from .values import USER_DATA_FILE, work_prefix
 
@@ -165,14 +166,14 @@ def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -
 
     # --- IAM
     iam = client("iam")
-    if env.credentials.create_user:
+    if env.credentials.create_user and env.credentials.type == "user":
         user = f"{name}-{env.credentials.user_name}"
         users = [u["UserName"] for u in iam.list_users()["Users"]]
         if checks.expect(f"IAM user {user} exists", user in users, users):
             attached = sorted(p["PolicyName"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"])
             policy = f"{name}-{env.user_policy}"
             checks.expect(f"{user} has the {policy} policy", policy in attached, attached)
-            if not forge:
+            if not forge and env.credentials.aws_managed_policies is not False:
                 for managed in ("AmazonS3ReadOnlyAccess", "AmazonEC2ContainerRegistryReadOnly", "CloudWatchLogsReadOnlyAccess"):
                     checks.expect(f"{user} has {managed}", managed in attached, attached)
             keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
@@ -206,6 +207,7 @@ def check_created(loaded: Loaded, ws: Workspace, client: Callable[[str], Any]) -
             checks.expect("instances require IMDSv2", (data.get("MetadataOptions") or {}).get("HttpTokens") == "required", data.get("MetadataOptions"))
             if variables:
                 checks.expect("the user-data mounts the new file system", variables["fsx_dns_name"] in user_data)
+    check_identities(loaded, ws.root, client, checks)
     return checks
 
 

@@ -160,7 +160,6 @@ data "aws_iam_policy_document" "launch" {
       "batch:DescribeJobQueues",
       "batch:DescribeJobs",
       "batch:ListJobs",
-      "ec2:DescribeInstanceAttribute",
       "ec2:DescribeInstanceStatus",
       "ec2:DescribeInstanceTypes",
       "ec2:DescribeInstances",
@@ -176,14 +175,20 @@ data "aws_iam_policy_document" "launch" {
   }
 
   statement {
+    sid       = "InstanceAttributes"
+    actions   = ["ec2:DescribeInstanceAttribute"]
+    resources = ["${local.ec2_arn}:instance/*"]
+  }
+
+  statement {
     sid       = "JobLogs"
-    actions   = ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:StartQuery"]
+    actions   = ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:GetQueryResults", "logs:StartQuery"]
     resources = [local.job_log_group, "${local.job_log_group}:log-stream:*"]
   }
 
   statement {
-    sid       = "JobLogQueries"
-    actions   = ["logs:GetQueryResults", "logs:StopQuery"]
+    sid       = "StopLogQueries"
+    actions   = ["logs:StopQuery"]
     resources = ["*"]
   }
 
@@ -211,9 +216,10 @@ data "aws_iam_policy_document" "forge" {
   source_policy_documents = [data.aws_iam_policy_document.launch.json]
 
   statement {
-    sid       = "EcsAmiParameters"
-    actions   = ["ssm:GetParameters"]
-    resources = ["arn:${local.partition}:ssm:${local.region}::parameter/aws/service/ecs/*"]
+    sid     = "EcsAmiParameters"
+    actions = ["ssm:GetParameters"]
+    # AWS's public parameters: their ARN has no account ("*" matches the empty field)
+    resources = ["arn:${local.partition}:ssm:${local.region}:*:parameter/aws/service/ecs/*"]
   }
 
   dynamic "statement" {
@@ -431,7 +437,6 @@ data "aws_iam_policy_document" "head_job" {
       "batch:DescribeJobQueues",
       "batch:DescribeJobs",
       "batch:ListJobs",
-      "ec2:DescribeInstanceAttribute",
       "ec2:DescribeInstanceStatus",
       "ec2:DescribeInstanceTypes",
       "ec2:DescribeInstances",
@@ -443,6 +448,12 @@ data "aws_iam_policy_document" "head_job" {
     sid       = "DescribeTasks"
     actions   = ["ecs:DescribeContainerInstances", "ecs:DescribeTasks"]
     resources = ["${local.ecs_arn}:container-instance/*", "${local.ecs_arn}:task/*"]
+  }
+
+  statement {
+    sid       = "InstanceAttributes"
+    actions   = ["ec2:DescribeInstanceAttribute"]
+    resources = ["${local.ec2_arn}:instance/*"]
   }
 
   statement {
@@ -586,10 +597,10 @@ data "aws_iam_policy_document" "ebs_autoscale" {
     }
   }
 
-  # No resource-level permissions in IAM for these reads.
+  # describe-volumes (and `aws ec2 wait volume-available`): no resource-level permission in IAM.
   statement {
     sid       = "DescribeVolumes"
-    actions   = ["ec2:DescribeTags", "ec2:DescribeVolumeAttribute", "ec2:DescribeVolumeStatus", "ec2:DescribeVolumes"]
+    actions   = ["ec2:DescribeVolumes"]
     resources = ["*"]
   }
 }

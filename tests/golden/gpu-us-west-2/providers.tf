@@ -4,6 +4,9 @@
 provider "aws" {
   region = "us-west-2"
 
+  # Terraform refuses to touch any other account
+  allowed_account_ids = ["123456789012"]
+
   default_tags {
     tags = local.tags
   }

@@ -4,6 +4,9 @@
 provider "aws" {
   region = "eu-west-1"
 
+  # Terraform refuses to touch any other account
+  allowed_account_ids = ["123456789012"]
+
   default_tags {
     tags = local.tags
   }

@@ -196,7 +196,7 @@ data "aws_iam_policy_document" "launch" {
     for_each = var.ses_from_address != null ? [1] : []
     content {
       sid       = "SendMail"
-      actions   = ["ses:SendEmail", "ses:SendRawEmail"]
+      actions   = ["ses:SendRawEmail"]
       resources = ["arn:${local.partition}:ses:${local.region}:${local.account}:identity/*"]
 
       condition {

@@ -403,16 +403,18 @@ data "aws_iam_policy_document" "head_job" {
     resources = concat(["${local.batch_arn}:job/*", "${local.batch_arn}:job-definition/nf-*"], local.queue_arns)
   }
 
-  # Resource labels become tags on the jobs and job definitions (no tag-on-create key in Batch).
+  # Nextflow tags every job definition it registers (nextflow.io/createdAt, nextflow.io/version)
+  # and, with resource labels, every job; Batch has no key that limits TagResource to creation.
   statement {
     sid       = "TagTasks"
     actions   = ["batch:TagResource"]
     resources = ["${local.batch_arn}:job/*", "${local.batch_arn}:job-definition/nf-*"]
   }
 
+  # AwsBatchTaskHandler.kill terminates (TerminateJob also cancels a job that has not started).
   statement {
     sid       = "StopTasks"
-    actions   = ["batch:CancelJob", "batch:TerminateJob"]
+    actions   = ["batch:TerminateJob"]
     resources = ["${local.batch_arn}:job/*"]
   }
 

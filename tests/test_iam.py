@@ -209,3 +209,23 @@ def test_every_call_of_the_catalogue_against_the_applied_policies(example, kind,
 def test_security_doc_table_is_the_catalogue():
     doc = (harness.HERE.parent.parent / "docs" / "security.md").read_text(encoding="utf-8")
     assert harness.markdown_table() in doc, "run: python tests/iam/harness.py table"
+
+
+def test_the_evaluation_catches_what_issue_6_found():
+    """The old design, fed through the same evaluation: a head job with the instance role's
+    permissions (no Batch) cannot submit, and a broad task policy is over-broad."""
+    assert NODE_MODULES.is_dir(), "run `npm ci` in tests/iam (the IAM simulator is a test tool)"
+    env = load(EXAMPLES[[p.stem for p in EXAMPLES].index("minimal")]).env
+    account = "123456789012"
+    rows = [r for r in harness.expand(harness.load_catalogue(), env, account, {"work_ce_arn": ""}) if r.actor in ("head_job", "compute_job")]
+    broad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "logs:GetLogEvents"], "Resource": "*"}]}
+    actors = {
+        "head_job": harness.Actor(f"arn:aws:sts::{account}:assumed-role/minimal-instance/i-1", [{"name": "old-instance", "policy": broad, "aws_managed": False}]),
+        "compute_job": harness.Actor(f"arn:aws:sts::{account}:assumed-role/minimal-compute-job/t", [{"name": "broad", "policy": broad, "aws_managed": False}]),
+    }
+    found = "\n".join(harness.problems(rows, actors, harness.evaluate(rows, actors, account)))
+    assert "head.submit-task (head_job): MISSING" in found
+    assert "head.register-job-definition (head_job): MISSING" in found
+    assert "task.no-unlisted-bucket (compute_job): OVER-BROAD" in found
+    assert 's3:GetObject on "*", but IAM can scope it' in found
+    assert "grants logs:GetLogEvents, which no catalogue row of compute_job needs" in found

@@ -88,6 +88,7 @@ class Row:
     tradeoff: str | None = None
     principal: str | None = None
     results: list[str] = field(default_factory=list)
+    errors: list[Any] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:

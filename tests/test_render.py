@@ -94,7 +94,7 @@ def test_user_data_has_the_forge_steps(rendered_examples):
 
 
 def test_min_cpus_warns_but_renders(tmp_path):
-    spec = write(tmp_path, "env.yaml", minimal(extra="compute:\n  min_cpus: 8\n"))
+    spec = write(tmp_path, "env.yaml", minimal(extra="account_id: '123456789012'\ncompute:\n  min_cpus: 8\n"))
     result = towergen.render([spec], tmp_path / "out")
     assert [w.path for w in result.warnings] == ["compute.min_cpus"]
     assert "cost" in result.warnings[0].message

@@ -62,7 +62,7 @@ def override_hcl(endpoint: str, services: tuple[str, ...] = SERVICES, *, role_ac
         "skip_metadata_api_check = true",
         "skip_region_validation = true",
         "s3_use_path_style = true",
-        "allowed_account_ids = null",
+        "allowed_account_ids = null",  # the emulator's account is not the file's account_id
         *role,
         "",
         "endpoints {",

@@ -303,7 +303,35 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+IAM_PRINCIPAL_RE = r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(root|(user|role)(/[A-Za-z0-9+=,.@_-]+)+)"
+EXTERNAL_ID_RE = r"[A-Za-z0-9+=,.@:/_-]{2,1224}"
+EMAIL_RE = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+
+
+class PlatformRole(Section):
+    trusted_principal_arn: Annotated[
+        str, _pattern(IAM_PRINCIPAL_RE, "the ARN of an IAM principal such as arn:aws:iam::123456789012:role/NAME")
+    ] = Field(description="the platform's AWS principal allowed to assume the role (shown by the platform)")
+    external_id: Annotated[
+        str, _pattern(EXTERNAL_ID_RE, "an External ID of 2 to 1224 letters, digits and + = , . @ : / _ -")
+    ] = Field(description="the External ID the platform generated for these credentials (not a secret)")
+
+
 class Credentials(Section):
+    type: Literal["user", "role"] = Field(
+        "user",
+        description="user: an IAM user with an access key (secret as a sensitive output); role: a role the "
+        "platform assumes with an External ID (no long-lived secret)",
+    )
+    role: PlatformRole | None = Field(None, description="type: role only: who may assume the role, and the External ID")
+    ses_from_address: Annotated[str, _pattern(EMAIL_RE, "an e-mail address such as tower@example.org")] | None = Field(
+        None, description="the platform may send mail only from this address (ses:FromAddress); absent: no SES"
+    )
+    aws_managed_policies: bool | None = Field(
+        None,
+        description="launch policy: also attach the platform's documented AWS managed read-only policies "
+        "(AmazonS3ReadOnlyAccess reads every bucket of the account). Default: true in manual mode",
+    )
     create_user: bool = Field(True, description="create the IAM user the platform uses (false: policies only)")
     user_name: IamName = Field(
         "tower", description="IAM user name; the environment name is prefixed (NAME-USER_NAME)"
@@ -572,7 +600,9 @@ class Environment(Section):
     manual: Manual | None = Field(None, description="manual mode only: the existing queues")
     head_job: Annotated[HeadJob, BeforeValidator(_null_is_empty)] = Field(default_factory=HeadJob, description="the platform's head job resources")
     account_id: AccountId | None = Field(
-        None, description="the AWS account this environment lives in: Terraform refuses to touch any other"
+        None,
+        description="the AWS account: Terraform refuses any other (allowed_account_ids), and the rendered files "
+        "name the job roles' ARNs; absent: Terraform outputs carry them",
     )
     assume_role: AssumeRole | None = Field(None, description="a role Terraform assumes to manage this environment")
     backend: Backend | None = Field(None, description="S3 remote state; absent = towergen writes no backend.tf")

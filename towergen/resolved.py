@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import artifacts
 from .model import Environment
+from .regions import REGIONS
 from .storage import StoragePlan, plain_nextflow_work_dir
 from .storage import plan as storage_plan
 
@@ -62,6 +63,11 @@ def aws_cli_path(env: Environment) -> str:
     return artifacts.PLATFORM_BUNDLE_CLI_PATH
 
 
+def role_names(env: Environment) -> dict[str, str]:
+    """The IAM roles the iam module creates for an environment, by actor (``NAME-head-job`` ...)."""
+    return {"head_job": f"{env.name}-head-job", "compute_job": f"{env.name}-compute-job", "platform": f"{env.name}-platform"}
+
+
 def is_spot(env: Environment) -> bool:
     return env.mode == "forge" and env.compute.provisioning == "spot"
 
@@ -103,6 +109,9 @@ class Resolved:
     compute_queue: str
     user_name: str  # the platform's IAM user (created when credentials.create_user)
     user_policy: str  # forge | launch
+    roles: dict[str, str]  # role names by actor: head_job, compute_job, platform (role_names)
+    role_arns: dict[str, str] | None  # their ARNs, when account_id makes them known at render time
+    aws_managed_policies: bool  # the platform's documented AWS managed read-only policies (launch)
 
     # storage
     work_bucket: str | None  # None: the work directory is on FSx
@@ -194,6 +203,12 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         if fsx_create:
             guarded.append(GUARD_FILE_SYSTEM)
 
+    roles = role_names(env)
+    role_arns = None
+    if env.account_id:
+        partition = REGIONS[env.region]
+        role_arns = {actor: f"arn:{partition}:iam::{env.account_id}:role/{name}" for actor, name in roles.items()}
+
     if forge:
         head_queue, compute_queue = f"{env.name}-head", f"{env.name}-work"
     else:
@@ -213,6 +228,11 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         compute_queue=compute_queue,
         user_name=iam_user_name(env),
         user_policy=env.user_policy,
+        roles=roles,
+        role_arns=role_arns,
+        aws_managed_policies=(
+            env.credentials.aws_managed_policies if env.credentials.aws_managed_policies is not None else not forge
+        ) and env.user_policy == "launch",
         work_bucket=work_bucket,
         create_bucket=create_bucket,
         lifecycle_prefix=lifecycle_prefix(env) if create_bucket else None,

@@ -129,9 +129,25 @@ def check(env: Environment, src: Source) -> tuple[list[Finding], list[Finding]]:
         if c.fusion and env.work_on_fsx:
             error("mode compute.fusion work_dir", ("compute", "fusion"), "expected an s3:// work_dir with fusion: true (Fusion is a file system over S3), found an FSx work_dir")
 
+    _check_credentials(env, src, error, warn)
     _check_boot(env, src, error, warn)
     _check_accounts(env, error)
     return errors, warnings
+
+
+def _check_credentials(env: Environment, src: Source, error, warn) -> None:
+    """The platform's credentials: a role needs its trust; a user's keys do not apply to a role."""
+    cred = env.credentials
+    if cred.type == "role":
+        if cred.role is None:
+            error("credentials.type credentials.role", ("credentials",), "expected credentials.role (trusted_principal_arn, external_id) with type: role, found none", at=("credentials", "type"))
+        for key in ("create_user", "user_name"):
+            if src.has("credentials", key):
+                error("credentials.type", ("credentials", key), f"expected no {key} with type: role (the platform assumes a role; there is no user), found one")
+    elif cred.role is not None:
+        error("credentials.type credentials.role", ("credentials", "role"), "expected no role with type: user (set type: role to let the platform assume a role), found one")
+    if cred.aws_managed_policies and env.user_policy != "launch":
+        error("mode credentials.policy credentials.aws_managed_policies", ("credentials", "aws_managed_policies"), "expected aws_managed_policies only with the launch policy (they are the platform's documented launch setup), found true")
 
 
 def _check_accounts(env: Environment, error) -> None:

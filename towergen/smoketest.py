@@ -23,6 +23,7 @@ from .progress import Echo
 from .resolved import Resolved
 from .run import describe_target, emulator_for, terraform_command, terraform_init
 from .targets import Workspace, workspace
+from .smoke_iam import check_identities
 from .terraform import Terraform
 from .values import USER_DATA_FILE
 
@@ -183,7 +184,7 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
 
     # --- IAM: the platform's user holds exactly the policy Terraform rendered
     iam = client("iam")
-    if env.credentials.create_user:
+    if env.credentials.create_user and env.credentials.type == "user":
         user = r.user_name
         users = [u["UserName"] for u in iam.list_users()["Users"]]
         if checks.expect(f"IAM user {user} exists", user in users, users):
@@ -197,7 +198,7 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
             wanted = _policy(outputs.get("user_policy_json"))
             checks.expect(f"{user} has the {r.user_policy} policy Terraform rendered", wanted in documents, len(documents))
             names = sorted(p["PolicyName"] for p in attached)
-            if r.user_policy == "launch" and not r.forge:
+            if r.aws_managed_policies:
                 for managed in ("AmazonS3ReadOnlyAccess", "AmazonEC2ContainerRegistryReadOnly", "CloudWatchLogsReadOnlyAccess"):
                     checks.expect(f"{user} has {managed}", managed in names, names)
             keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
@@ -232,6 +233,7 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
             checks.expect("instances require IMDSv2", (data.get("MetadataOptions") or {}).get("HttpTokens") == "required", data.get("MetadataOptions"))
             if variables:
                 checks.expect("the user-data mounts the new file system", variables["fsx_dns_name"] in user_data)
+    check_identities(ws.loaded, ws.root, client, checks)
     return checks
 
 

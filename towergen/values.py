@@ -46,6 +46,8 @@ def compute_values(r: Resolved) -> Values:
         "compute": compute_env_values(r),
         "protect": guard_values(r),
         "manual": manual_values(r),
+        # without account_id Terraform's outputs carry the files that name the job roles
+        "job_role_output": r.role_arns is None,
         **provider_values(r),
     }
     return Values(
@@ -62,6 +64,7 @@ def compute_values(r: Resolved) -> Values:
 
 
 def iam_values(r: Resolved) -> dict[str, Any]:
+    cred = r.env.credentials
     buckets = [hcl_map({"name": b.name, "read_only": b.read_only}, inline=True) for b in r.buckets]
     return {
         "create_user": hcl(r.env.credentials.create_user),
@@ -73,8 +76,16 @@ def iam_values(r: Resolved) -> dict[str, Any]:
         "ebs_autoscale": hcl(r.autoscale),
         "fsx": hcl(r.fsx_create),
         # forge policy: scoped to this environment's exact queues and compute environments
-        "scoped": r.forge and r.user_policy == "forge",
+        # the forge policy manages exactly this environment's compute environments
+        "scoped_environments": r.forge and r.user_policy == "forge",
+        # the platform and the head job submit to exactly this environment's queues
         "job_queue_names": hcl([r.head_queue, r.compute_queue]),
+        "credentials_type": hcl(cred.type),
+        "role": cred.type == "role",
+        "trusted_principal_arn": hcl(cred.role.trusted_principal_arn) if cred.role else None,
+        "external_id": hcl(cred.role.external_id) if cred.role else None,
+        "ses_from_address": hcl(cred.ses_from_address) if cred.ses_from_address else None,
+        "aws_managed_policies": hcl(r.aws_managed_policies),
     }
 
 
@@ -310,6 +321,8 @@ def nextflow_values(r: Resolved) -> dict[str, Any]:
         "batch_block": bool(r.cli_path or r.task_volumes or r.max_spot_attempts),
         "storage_encryption": r.storage_encryption,
         "fusion": r.fusion,
+        "job_role": groovy(r.role_arns["compute_job"]) if r.role_arns else None,
+        "job_role_output": r.role_arns is None,
     }
 
 
@@ -322,6 +335,9 @@ def platform_values(r: Resolved) -> dict[str, Any]:
         "headQueue": r.head_queue,
         "computeQueue": r.compute_queue,
     }
+    if r.role_arns:
+        platform["headJobRole"] = r.role_arns["head_job"]
+        platform["computeJobRole"] = r.role_arns["compute_job"]
     if r.cli_path:
         platform["cliPath"] = r.cli_path
     platform.update(
@@ -343,4 +359,6 @@ def platform_values(r: Resolved) -> dict[str, Any]:
         extra.append(f"process.scratch = {groovy(r.scratch_path)}")
     if extra:
         platform["nextflowConfig"] = "\n".join(extra) + "\n"
+    if r.env.tags:
+        platform["labels"] = [{"name": k, "value": v, "resource": True} for k, v in r.env.tags.items()]
     return platform

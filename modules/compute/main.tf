@@ -40,10 +40,13 @@ resource "aws_launch_template" "this" {
     }
   }
 
+  # IMDSv2 only, and a hop limit of 1: a container (one network hop further) cannot reach the
+  # instance role; tasks get their job role's credentials from the ECS agent instead. Nothing on
+  # the instance needs 2: user-data, the ECS agent and amazon-ebs-autoscale run on the host.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
   }
 
   dynamic "tag_specifications" {

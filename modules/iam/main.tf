@@ -1,5 +1,14 @@
-# IAM for one Batch environment: the platform's user and its policies, and the roles that
-# Batch and its instances run with. Every name starts with var.name.
+# IAM for one Batch environment: one identity per actor, each with what that actor calls and
+# nothing else. Every name starts with var.name.
+#
+#   platform      the IAM user (access key) or the role (External ID) the platform signs in with
+#   head job      the Nextflow head job: registers job definitions and submits tasks
+#   compute job   every task: the buckets, nothing else
+#   instance      the ECS agent (and amazon-ebs-autoscale): never reachable from containers,
+#                 since the launch template's metadata hop limit is 1
+#
+# The calls each actor makes, and the calls that must be denied, are listed with their sources
+# in towergen's tests/iam/catalogue.yaml, which the tests evaluate against these policies.
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -12,37 +21,54 @@ locals {
 
   bucket_arns       = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}"]
   object_arns       = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}/*"]
+  write_bucket_arns = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}" if !b.read_only]
   write_object_arns = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}/*" if !b.read_only]
 
   batch_arn   = "arn:${local.partition}:batch:${local.region}:${local.account}"
-  iam_arn     = "arn:${local.partition}:iam::${local.account}"
+  ec2_arn     = "arn:${local.partition}:ec2:${local.region}:${local.account}"
+  ecs_arn     = "arn:${local.partition}:ecs:${local.region}:${local.account}"
+  logs_arn    = "arn:${local.partition}:logs:${local.region}:${local.account}"
   managed_arn = "arn:${local.partition}:iam::aws:policy"
   user_name   = coalesce(var.user_name, var.name)
 
+  # Batch writes the container logs of every job to this log group (Nextflow reads a failed
+  # task's output from it: AwsBatchHelper.getTaskLogStream).
+  job_log_group = "${local.logs_arn}:log-group:/aws/batch/job"
+
   queue_arns       = [for q in var.job_queue_names : "${local.batch_arn}:job-queue/${q}"]
   environment_arns = concat(local.queue_arns, var.compute_environment_arns)
-  role_arns = concat(
-    aws_iam_role.batch_service[*].arn,
-    aws_iam_role.instance[*].arn,
-    aws_iam_role.spot_fleet[*].arn,
-  )
 
-  # Manual mode (platform "Launch" user): the three AWS managed read-only policies.
-  launch_managed_policies = var.create_user && var.user_policy == "launch" ? toset([
+  # Roles Batch, EC2 and Spot Fleet run with: the forge policy may read them and pass them to
+  # their own service when it updates a compute environment.
+  service_roles = concat(
+    [for r in aws_iam_role.batch_service : { arn = r.arn, service = "batch.amazonaws.com" }],
+    [for r in aws_iam_role.instance : { arn = r.arn, service = "ec2.amazonaws.com" }],
+    [for r in aws_iam_role.spot_fleet : { arn = r.arn, service = "spotfleet.amazonaws.com" }],
+  )
+  job_role_arns = [aws_iam_role.head_job.arn, aws_iam_role.compute_job.arn]
+
+  # Manual mode, the platform's documented launch setup: three AWS managed read-only policies.
+  launch_managed_policies = var.user_policy == "launch" && var.aws_managed_policies ? toset([
     "${local.managed_arn}/AmazonS3ReadOnlyAccess",
     "${local.managed_arn}/AmazonEC2ContainerRegistryReadOnly",
     "${local.managed_arn}/CloudWatchLogsReadOnlyAccess",
   ]) : toset([])
+
+  # Who may pass a job role to Batch. Batch checks iam:PassRole when a job definition names a
+  # jobRoleArn; the role itself trusts only ecs-tasks.amazonaws.com.
+  job_role_services = ["batch.amazonaws.com", "ecs-tasks.amazonaws.com"]
 }
 
 # --- S3: exactly the listed buckets ------------------------------------------------------------
 
+# Nextflow's S3 client (nf-amazon S3Client, S3OutputStream): list, read, multipart upload, copy
+# (GetObject on the source, PutObject on the target), delete, and object tags (Fusion).
 data "aws_iam_policy_document" "buckets" {
   dynamic "statement" {
     for_each = length(var.buckets) > 0 ? [1] : []
     content {
       sid       = "ListBuckets"
-      actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+      actions   = ["s3:GetBucketLocation", "s3:ListBucket"]
       resources = local.bucket_arns
     }
   }
@@ -57,50 +83,165 @@ data "aws_iam_policy_document" "buckets" {
   }
 
   dynamic "statement" {
+    for_each = length(local.write_bucket_arns) > 0 ? [1] : []
+    content {
+      sid       = "ListUploads"
+      actions   = ["s3:ListBucketMultipartUploads"]
+      resources = local.write_bucket_arns
+    }
+  }
+
+  dynamic "statement" {
     for_each = length(local.write_object_arns) > 0 ? [1] : []
     content {
-      sid       = "WriteObjects"
-      actions   = ["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"]
+      sid = "WriteObjects"
+      actions = [
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:ListMultipartUploadParts",
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+      ]
       resources = local.write_object_arns
     }
   }
 }
 
-# --- the platform user ---------------------------------------------------------------------------
+# --- the platform: an IAM user with an access key, or a role it assumes ---------------------------
 
-# What the platform needs to run pipelines on this environment and to look after it the way
-# Batch Forge does (enable, disable, update or dispose of its queues and compute
-# environments). Terraform creates every resource, so the policy creates nothing, writes no
-# IAM and names exact resources: no "NAME-*" wildcard that another environment could match.
-data "aws_iam_policy_document" "forge" {
+# What the platform calls to launch a pipeline: submit the head job to this environment's head
+# queue (with the head job role), follow it and its tasks, cancel them, read their logs.
+data "aws_iam_policy_document" "launch" {
   source_policy_documents = [data.aws_iam_policy_document.buckets.json]
 
   statement {
-    sid       = "EcsAmiParameters"
-    actions   = ["ssm:GetParameters"]
-    resources = ["arn:${local.partition}:ssm:*::parameter/aws/service/ecs/*"]
+    sid = "SubmitJobs"
+    actions = [
+      "batch:RegisterJobDefinition",
+      "batch:SubmitJob",
+    ]
+    # SubmitJob is authorised on the new job, the queue and the job definition. Job definitions
+    # are account-wide and the platform names its own: any name, this region.
+    resources = concat(["${local.batch_arn}:job/*", "${local.batch_arn}:job-definition/*"], local.queue_arns)
+  }
+
+  # Tags given to SubmitJob or RegisterJobDefinition (the platform's resource labels) need
+  # TagResource too. Batch has no condition key that limits it to tagging on create.
+  statement {
+    sid       = "TagJobs"
+    actions   = ["batch:TagResource"]
+    resources = ["${local.batch_arn}:job/*", "${local.batch_arn}:job-definition/*"]
+  }
+
+  statement {
+    sid       = "StopJobs"
+    actions   = ["batch:CancelJob", "batch:TerminateJob"]
+    resources = ["${local.batch_arn}:job/*"]
+  }
+
+  statement {
+    sid       = "PassJobRoles"
+    actions   = ["iam:PassRole"]
+    resources = local.job_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = local.job_role_services
+    }
+  }
+
+  # These calls have no resource-level permissions in IAM: "*" is the only resource they take.
+  statement {
+    sid = "DescribeBatch"
+    actions = [
+      "batch:DescribeComputeEnvironments",
+      "batch:DescribeJobDefinitions",
+      "batch:DescribeJobQueues",
+      "batch:DescribeJobs",
+      "batch:ListJobs",
+      "ec2:DescribeInstanceStatus",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeInstances",
+      "secretsmanager:ListSecrets",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DescribeTasks"
+    actions   = ["ecs:DescribeContainerInstances", "ecs:DescribeTasks"]
+    resources = ["${local.ecs_arn}:container-instance/*", "${local.ecs_arn}:task/*"]
+  }
+
+  statement {
+    sid       = "InstanceAttributes"
+    actions   = ["ec2:DescribeInstanceAttribute"]
+    resources = ["${local.ec2_arn}:instance/*"]
+  }
+
+  statement {
+    sid       = "JobLogs"
+    actions   = ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:GetQueryResults", "logs:StartQuery"]
+    resources = [local.job_log_group, "${local.job_log_group}:log-stream:*"]
+  }
+
+  statement {
+    sid       = "StopLogQueries"
+    actions   = ["logs:StopQuery"]
+    resources = ["*"]
   }
 
   dynamic "statement" {
-    for_each = length(local.role_arns) > 0 ? [1] : []
+    for_each = var.ses_from_address != null ? [1] : []
+    content {
+      sid       = "SendMail"
+      actions   = ["ses:SendRawEmail"]
+      resources = ["arn:${local.partition}:ses:${local.region}:${local.account}:identity/*"]
+
+      condition {
+        test     = "StringEquals"
+        variable = "ses:FromAddress"
+        values   = [var.ses_from_address]
+      }
+    }
+  }
+}
+
+# Forge: the launch policy, plus looking after exactly this environment's queues and compute
+# environments the way Batch Forge does (update, enable, disable, delete). Terraform created
+# everything, so the policy creates nothing and writes no IAM; it names exact resources, never a
+# "NAME-*" pattern that another environment could match.
+data "aws_iam_policy_document" "forge" {
+  source_policy_documents = [data.aws_iam_policy_document.launch.json]
+
+  statement {
+    sid     = "EcsAmiParameters"
+    actions = ["ssm:GetParameters"]
+    # AWS's public parameters: their ARN has no account ("*" matches the empty field)
+    resources = ["arn:${local.partition}:ssm:${local.region}:*:parameter/aws/service/ecs/*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(local.service_roles) > 0 ? [1] : []
     content {
       sid       = "ReadRoles"
       actions   = ["iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"]
-      resources = local.role_arns
+      resources = concat([for r in local.service_roles : r.arn], local.job_role_arns)
     }
   }
 
   dynamic "statement" {
-    for_each = length(local.role_arns) > 0 ? [1] : []
+    for_each = local.service_roles
     content {
-      sid       = "PassRoles"
+      sid       = "PassServiceRole${statement.key}"
       actions   = ["iam:PassRole"]
-      resources = local.role_arns
+      resources = [statement.value.arn]
 
       condition {
         test     = "StringEquals"
         variable = "iam:PassedToService"
-        values   = ["batch.amazonaws.com", "ec2.amazonaws.com", "spotfleet.amazonaws.com"]
+        values   = [statement.value.service]
       }
     }
   }
@@ -119,159 +260,236 @@ data "aws_iam_policy_document" "forge" {
     }
   }
 
+  # No resource-level permissions in IAM for these reads.
   statement {
-    sid = "BatchJobs"
-    actions = [
-      "batch:CancelJob",
-      "batch:RegisterJobDefinition",
-      "batch:SubmitJob",
-      "batch:TagResource",
-      "batch:TerminateJob",
-    ]
-    resources = concat(
-      ["${local.batch_arn}:job-definition/*", "${local.batch_arn}:job/*"],
-      length(local.queue_arns) > 0 ? local.queue_arns : ["${local.batch_arn}:job-queue/*"],
-    )
-  }
-
-  statement {
-    sid = "BatchRead"
-    actions = [
-      "batch:DescribeComputeEnvironments",
-      "batch:DescribeJobDefinitions",
-      "batch:DescribeJobQueues",
-      "batch:DescribeJobs",
-      "batch:ListJobs",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid = "Ec2Read"
-    actions = [
-      "ec2:DescribeAccountAttributes",
+    sid = "DescribeNetwork"
+    actions = concat([
       "ec2:DescribeImages",
-      "ec2:DescribeInstanceAttribute",
-      "ec2:DescribeInstanceStatus",
       "ec2:DescribeInstanceTypeOfferings",
-      "ec2:DescribeInstanceTypes",
-      "ec2:DescribeInstances",
       "ec2:DescribeKeyPairs",
       "ec2:DescribeLaunchTemplateVersions",
       "ec2:DescribeLaunchTemplates",
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeSubnets",
       "ec2:DescribeVpcs",
-      "ec2:GetEbsEncryptionByDefault",
-      "ecs:DescribeContainerInstances",
-      "ecs:DescribeTasks",
-    ]
-    resources = ["*"]
-  }
-
-  dynamic "statement" {
-    for_each = var.fsx ? [1] : []
-    content {
-      sid       = "FileSystems"
-      actions   = ["fsx:DescribeFileSystems"]
-      resources = ["*"]
-    }
-  }
-
-  statement {
-    sid = "LogsAndNotifications"
-    actions = [
-      "logs:Describe*",
-      "logs:FilterLogEvents",
-      "logs:Get*",
-      "logs:List*",
-      "logs:StartQuery",
-      "logs:StopQuery",
-      "logs:TestMetricFilter",
-      "secretsmanager:ListSecrets",
-      "ses:SendRawEmail",
-    ]
-    resources = ["*"]
-  }
-}
-
-# The platform's launch policy (seqeralabs/nf-tower-aws launch/launch-policy.json) plus the
-# bucket access above: enough to run pipelines on queues that exist already.
-data "aws_iam_policy_document" "launch" {
-  source_policy_documents = [data.aws_iam_policy_document.buckets.json]
-
-  statement {
-    sid = "PlatformLaunch"
-    actions = [
-      "batch:CancelJob",
-      "batch:DescribeComputeEnvironments",
-      "batch:DescribeJobDefinitions",
-      "batch:DescribeJobQueues",
-      "batch:DescribeJobs",
-      "batch:ListJobs",
-      "batch:RegisterJobDefinition",
-      "batch:SubmitJob",
-      "batch:TagResource",
-      "batch:TerminateJob",
-      "ec2:DescribeImages",
-      "ec2:DescribeInstanceAttribute",
-      "ec2:DescribeInstanceStatus",
-      "ec2:DescribeInstanceTypes",
-      "ec2:DescribeInstances",
-      "ecs:DescribeContainerInstances",
-      "ecs:DescribeTasks",
-      "logs:Describe*",
-      "logs:FilterLogEvents",
-      "logs:Get*",
-      "logs:List*",
-      "logs:StartQuery",
-      "logs:StopQuery",
-      "logs:TestMetricFilter",
-      "secretsmanager:ListSecrets",
-      "ses:SendRawEmail",
-    ]
+    ], var.fsx ? ["fsx:DescribeFileSystems"] : [])
     resources = ["*"]
   }
 }
 
 locals {
   user_policy_json = var.user_policy == "forge" ? data.aws_iam_policy_document.forge.json : data.aws_iam_policy_document.launch.json
+  create_user      = var.credentials_type == "user" && var.create_user
+  create_role      = var.credentials_type == "role"
 }
 
 resource "aws_iam_user" "this" {
-  count = var.create_user ? 1 : 0
+  count = local.create_user ? 1 : 0
 
   name = local.user_name
 }
 
 resource "aws_iam_access_key" "this" {
-  count = var.create_user ? 1 : 0
+  count = local.create_user ? 1 : 0
 
   user = aws_iam_user.this[0].name
+}
+
+# The role the platform assumes instead of using a long-lived key: only the principal named in
+# the environment file, and only with its External ID (the confused-deputy guard).
+data "aws_iam_policy_document" "platform_trust" {
+  count = local.create_role ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [var.trusted_principal_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "sts:ExternalId"
+      values   = [var.external_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "platform" {
+  count = local.create_role ? 1 : 0
+
+  name                 = "${var.name}-platform"
+  description          = "The platform's credentials for the ${var.name} Batch environment (assumed with an External ID)."
+  assume_role_policy   = data.aws_iam_policy_document.platform_trust[0].json
+  max_session_duration = 3600
 }
 
 # A managed policy rather than an inline one: IAM limits a user's inline policies to 2,048
 # characters in all, which the forge policy exceeds.
 resource "aws_iam_policy" "user" {
-  count = var.create_user ? 1 : 0
+  count = local.create_user || local.create_role ? 1 : 0
 
   name        = "${var.name}-${var.user_policy}"
-  description = "What the platform's user needs to ${var.user_policy == "forge" ? "manage and use" : "run pipelines on"} the ${var.name} Batch environment."
+  description = "What the platform needs to ${var.user_policy == "forge" ? "manage and use" : "run pipelines on"} the ${var.name} Batch environment."
   policy      = local.user_policy_json
 }
 
 resource "aws_iam_user_policy_attachment" "user" {
-  count = var.create_user ? 1 : 0
+  count = local.create_user ? 1 : 0
 
   user       = aws_iam_user.this[0].name
   policy_arn = aws_iam_policy.user[0].arn
 }
 
+resource "aws_iam_role_policy_attachment" "platform" {
+  count = local.create_role ? 1 : 0
+
+  role       = aws_iam_role.platform[0].name
+  policy_arn = aws_iam_policy.user[0].arn
+}
+
 resource "aws_iam_user_policy_attachment" "launch_managed" {
-  for_each = local.launch_managed_policies
+  for_each = local.create_user ? local.launch_managed_policies : toset([])
 
   user       = aws_iam_user.this[0].name
   policy_arn = each.value
+}
+
+resource "aws_iam_role_policy_attachment" "launch_managed" {
+  for_each = local.create_role ? local.launch_managed_policies : toset([])
+
+  role       = aws_iam_role.platform[0].name
+  policy_arn = each.value
+}
+
+# --- the Nextflow head job and the tasks --------------------------------------------------------
+
+# Batch runs both as ECS tasks: the roles trust ecs-tasks.amazonaws.com, for tasks of this
+# account and region only (the confused-deputy guard AWS recommends for task roles).
+data "aws_iam_policy_document" "ecs_tasks_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["${local.ecs_arn}:*"]
+    }
+  }
+}
+
+# The head job (the platform's headJobRole): what nf-amazon's AwsBatchTaskHandler and
+# AwsBatchHelper call to run the pipeline's tasks on this environment's queues.
+data "aws_iam_policy_document" "head_job" {
+  source_policy_documents = [data.aws_iam_policy_document.buckets.json]
+
+  statement {
+    sid     = "SubmitTasks"
+    actions = ["batch:RegisterJobDefinition", "batch:SubmitJob"]
+    # SubmitJob is authorised on the new job, the queue and the job definition; Nextflow names
+    # its job definitions nf-<container image> (AwsBatchTaskHandler).
+    resources = concat(["${local.batch_arn}:job/*", "${local.batch_arn}:job-definition/nf-*"], local.queue_arns)
+  }
+
+  # Nextflow tags every job definition it registers (nextflow.io/createdAt, nextflow.io/version)
+  # and, with resource labels, every job; Batch has no key that limits TagResource to creation.
+  statement {
+    sid       = "TagTasks"
+    actions   = ["batch:TagResource"]
+    resources = ["${local.batch_arn}:job/*", "${local.batch_arn}:job-definition/nf-*"]
+  }
+
+  # AwsBatchTaskHandler.kill terminates (TerminateJob also cancels a job that has not started).
+  statement {
+    sid       = "StopTasks"
+    actions   = ["batch:TerminateJob"]
+    resources = ["${local.batch_arn}:job/*"]
+  }
+
+  statement {
+    sid       = "PassComputeJobRole"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.compute_job.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = local.job_role_services
+    }
+  }
+
+  # No resource-level permissions in IAM for these reads.
+  statement {
+    sid = "Describe"
+    actions = [
+      "batch:DescribeComputeEnvironments",
+      "batch:DescribeJobDefinitions",
+      "batch:DescribeJobQueues",
+      "batch:DescribeJobs",
+      "batch:ListJobs",
+      "ec2:DescribeInstanceStatus",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeInstances",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DescribeTasks"
+    actions   = ["ecs:DescribeContainerInstances", "ecs:DescribeTasks"]
+    resources = ["${local.ecs_arn}:container-instance/*", "${local.ecs_arn}:task/*"]
+  }
+
+  statement {
+    sid       = "InstanceAttributes"
+    actions   = ["ec2:DescribeInstanceAttribute"]
+    resources = ["${local.ec2_arn}:instance/*"]
+  }
+
+  statement {
+    sid       = "TaskLogs"
+    actions   = ["logs:GetLogEvents"]
+    resources = ["${local.job_log_group}:log-stream:*"]
+  }
+}
+
+resource "aws_iam_role" "head_job" {
+  name               = "${var.name}-head-job"
+  description        = "The Nextflow head job of the ${var.name} Batch environment."
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+}
+
+resource "aws_iam_role_policy" "head_job" {
+  name   = "${var.name}-head-job"
+  role   = aws_iam_role.head_job.id
+  policy = data.aws_iam_policy_document.head_job.json
+}
+
+# Every task (the platform's computeJobRole, Nextflow's aws.batch.jobRole): the buckets only.
+resource "aws_iam_role" "compute_job" {
+  name               = "${var.name}-compute-job"
+  description        = "The pipeline tasks of the ${var.name} Batch environment."
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+}
+
+resource "aws_iam_role_policy" "compute_job" {
+  count = length(var.buckets) > 0 ? 1 : 0
+
+  name   = "${var.name}-compute-job"
+  role   = aws_iam_role.compute_job.id
+  policy = data.aws_iam_policy_document.buckets.json
 }
 
 # --- roles Batch and its instances run with ------------------------------------------------------
@@ -303,6 +521,9 @@ resource "aws_iam_role_policy_attachment" "batch_service" {
   policy_arn = "${local.managed_arn}/service-role/AWSBatchServiceRole"
 }
 
+# The instance role: the ECS agent only (AmazonEC2ContainerServiceforEC2Role). No S3 and no
+# Batch: tasks and the head job have roles of their own, and the launch template's hop limit of 1
+# keeps containers away from this one.
 resource "aws_iam_role" "instance" {
   count = var.create_compute_roles ? 1 : 0
 
@@ -317,42 +538,81 @@ resource "aws_iam_role_policy_attachment" "instance" {
   policy_arn = "${local.managed_arn}/service-role/AmazonEC2ContainerServiceforEC2Role"
 }
 
-data "aws_iam_policy_document" "instance" {
-  source_policy_documents = [data.aws_iam_policy_document.buckets.json]
-
+# amazon-ebs-autoscale (bin/create-ebs-volume) on each instance: create an encrypted volume
+# tagged source-instance=<its own instance id>, attach it to its own instance, set it to be
+# deleted with the instance, and delete (or detach) only volumes it created itself. The tag is
+# tied to the caller by the policy variable ec2:SourceInstanceARN, which EC2 sets for the
+# credentials of an instance role; no snapshot resource is granted, so no volume can be made
+# from a snapshot.
+data "aws_iam_policy_document" "ebs_autoscale" {
   statement {
-    sid       = "TagJobsAndReadLogs"
-    actions   = ["batch:TagResource", "logs:GetLogEvents"]
-    resources = ["*"]
+    sid       = "CreateOwnVolumes"
+    actions   = ["ec2:CreateVolume"]
+    resources = ["${local.ec2_arn}:volume/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:SourceInstanceARN"
+      values   = ["${local.ec2_arn}:instance/$${aws:RequestTag/source-instance}"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "ec2:Encrypted"
+      values   = ["true"]
+    }
   }
 
-  # amazon-ebs-autoscale creates, attaches and deletes the volumes of the instance it runs on.
-  dynamic "statement" {
-    for_each = var.ebs_autoscale ? [1] : []
-    content {
-      sid = "EbsAutoscale"
-      actions = [
-        "ec2:AttachVolume",
-        "ec2:CreateTags",
-        "ec2:CreateVolume",
-        "ec2:DeleteVolume",
-        "ec2:DescribeTags",
-        "ec2:DescribeVolumeAttribute",
-        "ec2:DescribeVolumeStatus",
-        "ec2:DescribeVolumes",
-        "ec2:ModifyInstanceAttribute",
-      ]
-      resources = ["*"]
+  statement {
+    sid       = "TagOnCreate"
+    actions   = ["ec2:CreateTags"]
+    resources = ["${local.ec2_arn}:volume/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateVolume"]
     }
+  }
+
+  statement {
+    sid       = "UseOwnVolumes"
+    actions   = ["ec2:AttachVolume", "ec2:DeleteVolume", "ec2:DetachVolume"]
+    resources = ["${local.ec2_arn}:volume/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:SourceInstanceARN"
+      values   = ["${local.ec2_arn}:instance/$${ec2:ResourceTag/source-instance}"]
+    }
+  }
+
+  statement {
+    sid       = "OwnInstance"
+    actions   = ["ec2:AttachVolume", "ec2:DetachVolume", "ec2:ModifyInstanceAttribute"]
+    resources = ["${local.ec2_arn}:instance/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:SourceInstanceARN"
+      values   = ["${local.ec2_arn}:instance/$${ec2:InstanceID}"]
+    }
+  }
+
+  # describe-volumes (and `aws ec2 wait volume-available`): no resource-level permission in IAM.
+  statement {
+    sid       = "DescribeVolumes"
+    actions   = ["ec2:DescribeVolumes"]
+    resources = ["*"]
   }
 }
 
-resource "aws_iam_role_policy" "instance" {
-  count = var.create_compute_roles ? 1 : 0
+resource "aws_iam_role_policy" "ebs_autoscale" {
+  count = var.create_compute_roles && var.ebs_autoscale ? 1 : 0
 
-  name   = "${var.name}-instance"
+  name   = "${var.name}-ebs-autoscale"
   role   = aws_iam_role.instance[0].id
-  policy = data.aws_iam_policy_document.instance.json
+  policy = data.aws_iam_policy_document.ebs_autoscale.json
 }
 
 resource "aws_iam_instance_profile" "instance" {

@@ -20,13 +20,33 @@ output "user_policy_json" {
 }
 
 output "user_managed_policy_arns" {
-  description = "AWS managed policies attached to the user (launch policy only)."
+  description = "AWS managed policies attached to the platform's user or role (launch policy with aws_managed_policies only)."
   value       = sort(tolist(local.launch_managed_policies))
 }
 
-output "instance_policy_json" {
-  description = "The instances' inline policy document."
-  value       = data.aws_iam_policy_document.instance.json
+output "platform_role_arn" {
+  description = "ARN of the role the platform assumes (credentials_type = \"role\"), or null."
+  value       = one(aws_iam_role.platform[*].arn)
+}
+
+output "head_job_role_arn" {
+  description = "ARN of the Nextflow head job's role (the platform's headJobRole)."
+  value       = aws_iam_role.head_job.arn
+}
+
+output "compute_job_role_arn" {
+  description = "ARN of the tasks' role (the platform's computeJobRole, Nextflow's aws.batch.jobRole)."
+  value       = aws_iam_role.compute_job.arn
+}
+
+output "head_job_policy_json" {
+  description = "The head job role's inline policy document."
+  value       = data.aws_iam_policy_document.head_job.json
+}
+
+output "ebs_autoscale_policy_json" {
+  description = "The instance role's amazon-ebs-autoscale policy document (attached only with ebs_autoscale)."
+  value       = data.aws_iam_policy_document.ebs_autoscale.json
 }
 
 output "batch_service_role_arn" {

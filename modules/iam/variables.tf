@@ -3,8 +3,53 @@ variable "name" {
   type        = string
 }
 
+variable "credentials_type" {
+  description = "How the platform signs in: \"user\" (an IAM user with an access key) or \"role\" (a role it assumes with an External ID; no long-lived secret)."
+  type        = string
+  default     = "user"
+
+  validation {
+    condition     = contains(["user", "role"], var.credentials_type)
+    error_message = "The credentials_type must be \"user\" or \"role\"."
+  }
+}
+
+variable "trusted_principal_arn" {
+  description = "credentials_type = \"role\": the platform's AWS principal allowed to assume the role."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.credentials_type != "role" || var.trusted_principal_arn != null
+    error_message = "A role for the platform needs trusted_principal_arn."
+  }
+}
+
+variable "external_id" {
+  description = "credentials_type = \"role\": the External ID the platform must present (sts:ExternalId)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.credentials_type != "role" || var.external_id != null
+    error_message = "A role for the platform needs external_id."
+  }
+}
+
+variable "ses_from_address" {
+  description = "The only address the platform may send notification mail from (ses:FromAddress); null: no SES permission at all."
+  type        = string
+  default     = null
+}
+
+variable "aws_managed_policies" {
+  description = "Launch policy only: also attach the platform's documented AWS managed policies (AmazonS3ReadOnlyAccess: read every bucket of the account; AmazonEC2ContainerRegistryReadOnly; CloudWatchLogsReadOnlyAccess: read every log group)."
+  type        = bool
+  default     = false
+}
+
 variable "create_user" {
-  description = "Create the IAM user (and access key) that the platform uses."
+  description = "credentials_type = \"user\": create the IAM user (and access key) that the platform uses."
   type        = bool
   default     = true
 }
@@ -27,7 +72,7 @@ variable "user_policy" {
 }
 
 variable "buckets" {
-  description = "Buckets the user and the instances may use; read_only buckets get no write action."
+  description = "Buckets the platform, the head job and the tasks may use; read_only buckets get no write action."
   type = list(object({
     name      = string
     read_only = bool
@@ -54,7 +99,7 @@ variable "create_spot_fleet_role" {
 }
 
 variable "job_queue_names" {
-  description = "The environment's job queues: the forge policy may use and manage exactly these (empty: submit to any queue)."
+  description = "The environment's job queues: the platform and the head job may submit to exactly these, and the forge policy manage them."
   type        = list(string)
   default     = []
 }
@@ -66,7 +111,7 @@ variable "compute_environment_arns" {
 }
 
 variable "ebs_autoscale" {
-  description = "Let instances create, attach and delete EBS volumes (amazon-ebs-autoscale)."
+  description = "Let each instance create, attach and delete its own EBS volumes (amazon-ebs-autoscale)."
   type        = bool
   default     = false
 }

@@ -20,10 +20,12 @@ module "network" {
 module "iam" {
   source = "../modules/iam"
 
-  name        = local.name
-  create_user = true
-  user_name   = "fsx-eu-central-1-tower"
-  user_policy = "forge"
+  name                  = local.name
+  credentials_type      = "role"
+  trusted_principal_arn = "arn:aws:iam::210987654321:role/tower-platform"
+  external_id           = "tw-0a1b2c3d-external"
+  user_policy           = "forge"
+  aws_managed_policies  = false
   buckets = [
     { name = "cohort-inputs", read_only = false },
   ]
@@ -32,8 +34,9 @@ module "iam" {
   ebs_autoscale          = false
   fsx                    = true
 
-  # the forge policy names exactly this environment's queues and compute environments
-  job_queue_names          = ["fsx-eu-central-1-head", "fsx-eu-central-1-work"]
+  # the platform and the head job submit to exactly this environment's queues
+  job_queue_names = ["fsx-eu-central-1-head", "fsx-eu-central-1-work"]
+  # the forge policy manages exactly this environment's compute environments
   compute_environment_arns = module.compute.compute_environment_arns
 }
 

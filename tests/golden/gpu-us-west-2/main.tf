@@ -21,10 +21,12 @@ module "network" {
 module "iam" {
   source = "../modules/iam"
 
-  name        = local.name
-  create_user = true
-  user_name   = "gpu-us-west-2-platform"
-  user_policy = "forge"
+  name                 = local.name
+  credentials_type     = "user"
+  create_user          = true
+  user_name            = "gpu-us-west-2-platform"
+  user_policy          = "forge"
+  aws_managed_policies = false
   buckets = [
     { name = "gpu-lab-work", read_only = false },
     { name = "gpu-lab-results", read_only = false },
@@ -35,8 +37,9 @@ module "iam" {
   ebs_autoscale          = true
   fsx                    = false
 
-  # the forge policy names exactly this environment's queues and compute environments
-  job_queue_names          = ["gpu-us-west-2-head", "gpu-us-west-2-work"]
+  # the platform and the head job submit to exactly this environment's queues
+  job_queue_names = ["gpu-us-west-2-head", "gpu-us-west-2-work"]
+  # the forge policy manages exactly this environment's compute environments
   compute_environment_arns = module.compute.compute_environment_arns
 }
 

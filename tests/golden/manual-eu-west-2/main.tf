@@ -9,10 +9,12 @@ locals {
 module "iam" {
   source = "../modules/iam"
 
-  name        = local.name
-  create_user = true
-  user_name   = "manual-eu-west-2-tower"
-  user_policy = "launch"
+  name                 = local.name
+  credentials_type     = "user"
+  create_user          = true
+  user_name            = "manual-eu-west-2-tower"
+  user_policy          = "launch"
+  aws_managed_policies = true
   buckets = [
     { name = "tower-bucket", read_only = false },
   ]
@@ -20,6 +22,9 @@ module "iam" {
   create_spot_fleet_role = false
   ebs_autoscale          = false
   fsx                    = false
+
+  # the platform and the head job submit to exactly this environment's queues
+  job_queue_names = ["tower-head", "tower-compute"]
 }
 
 module "storage" {

@@ -51,3 +51,33 @@ output "user_policy_json" {
   description = "The policy document of the platform's user."
   value       = module.iam.user_policy_json
 }
+
+output "platform_role_arn" {
+  description = "The role the platform assumes (credentials type role), or null."
+  value       = module.iam.platform_role_arn
+}
+
+output "head_job_role_arn" {
+  description = "The Nextflow head job's role (the platform's Head Job role)."
+  value       = module.iam.head_job_role_arn
+}
+
+output "compute_job_role_arn" {
+  description = "The tasks' role (the platform's Compute Job role, Nextflow's aws.batch.jobRole)."
+  value       = module.iam.compute_job_role_arn
+}
+
+# No account_id in the environment file: the rendered files cannot name the job roles' ARNs.
+# These outputs are the complete files, with the ARNs Terraform created.
+output "platform_compute_env_json" {
+  description = "The platform's compute environment with the job roles (terraform output -raw platform_compute_env_json > ce.json; tw compute-envs import)."
+  value = jsonencode(merge(jsondecode(file("${path.module}/platform-compute-env.json")), {
+    headJobRole    = module.iam.head_job_role_arn
+    computeJobRole = module.iam.compute_job_role_arn
+  }))
+}
+
+output "nextflow_config" {
+  description = "nextflow.config with the tasks' job role (terraform output -raw nextflow_config > nextflow.config)."
+  value       = "${file("${path.module}/nextflow.config")}\naws.batch.jobRole = '${module.iam.compute_job_role_arn}'\n"
+}

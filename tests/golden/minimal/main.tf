@@ -17,10 +17,12 @@ module "network" {
 module "iam" {
   source = "../modules/iam"
 
-  name        = local.name
-  create_user = true
-  user_name   = "minimal-tower"
-  user_policy = "forge"
+  name                 = local.name
+  credentials_type     = "user"
+  create_user          = true
+  user_name            = "minimal-tower"
+  user_policy          = "forge"
+  aws_managed_policies = false
   buckets = [
     { name = "towergen-minimal-work", read_only = false },
   ]
@@ -29,8 +31,9 @@ module "iam" {
   ebs_autoscale          = false
   fsx                    = false
 
-  # the forge policy names exactly this environment's queues and compute environments
-  job_queue_names          = ["minimal-head", "minimal-work"]
+  # the platform and the head job submit to exactly this environment's queues
+  job_queue_names = ["minimal-head", "minimal-work"]
+  # the forge policy manages exactly this environment's compute environments
   compute_environment_arns = module.compute.compute_environment_arns
 }
 

@@ -21,10 +21,13 @@ module "network" {
 module "iam" {
   source = "../modules/iam"
 
-  name        = local.name
-  create_user = true
-  user_name   = "spot-eu-west-1-tower"
-  user_policy = "forge"
+  name                 = local.name
+  credentials_type     = "user"
+  create_user          = true
+  user_name            = "spot-eu-west-1-tower"
+  user_policy          = "forge"
+  aws_managed_policies = false
+  ses_from_address     = "tower@genomics.example.org"
   buckets = [
     { name = "unique-tower-bucket", read_only = false },
     { name = "imputation-gp2", read_only = false },
@@ -34,8 +37,9 @@ module "iam" {
   ebs_autoscale          = false
   fsx                    = false
 
-  # the forge policy names exactly this environment's queues and compute environments
-  job_queue_names          = ["spot-eu-west-1-head", "spot-eu-west-1-work"]
+  # the platform and the head job submit to exactly this environment's queues
+  job_queue_names = ["spot-eu-west-1-head", "spot-eu-west-1-work"]
+  # the forge policy manages exactly this environment's compute environments
   compute_environment_arns = module.compute.compute_environment_arns
 }
 

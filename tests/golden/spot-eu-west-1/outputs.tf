@@ -51,3 +51,18 @@ output "user_policy_json" {
   description = "The policy document of the platform's user."
   value       = module.iam.user_policy_json
 }
+
+output "platform_role_arn" {
+  description = "The role the platform assumes (credentials type role), or null."
+  value       = module.iam.platform_role_arn
+}
+
+output "head_job_role_arn" {
+  description = "The Nextflow head job's role (the platform's Head Job role)."
+  value       = module.iam.head_job_role_arn
+}
+
+output "compute_job_role_arn" {
+  description = "The tasks' role (the platform's Compute Job role, Nextflow's aws.batch.jobRole)."
+  value       = module.iam.compute_job_role_arn
+}

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import socket
+import time
 import urllib.request
 from pathlib import Path
 
@@ -158,10 +159,19 @@ class MotoServer:
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         # moto keeps its AWS objects in this process, shared by every server it runs: start empty.
+        # The server thread may not listen yet (a loaded machine): try for a while before failing.
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST", data=b"")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
-        return self
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=10):
+                    pass
+                return self
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise EmulatorError(f"the embedded emulator did not answer at {self.endpoint}: {exc}") from None
+                time.sleep(0.2)
 
     def stop(self) -> None:
         if self._server is not None:

@@ -109,10 +109,41 @@ data "aws_iam_policy_document" "buckets" {
 
 # --- the platform: an IAM user with an access key, or a role it assumes ---------------------------
 
+# Following jobs and the instances they run on: what both the platform and the head job read.
+data "aws_iam_policy_document" "follow_jobs" {
+  # These calls have no resource-level permissions in IAM: "*" is the only resource they take.
+  statement {
+    sid = "DescribeJobs"
+    actions = [
+      "batch:DescribeComputeEnvironments",
+      "batch:DescribeJobDefinitions",
+      "batch:DescribeJobQueues",
+      "batch:DescribeJobs",
+      "batch:ListJobs",
+      "ec2:DescribeInstanceStatus",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeInstances",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DescribeTasks"
+    actions   = ["ecs:DescribeContainerInstances", "ecs:DescribeTasks"]
+    resources = ["${local.ecs_arn}:container-instance/*", "${local.ecs_arn}:task/*"]
+  }
+
+  statement {
+    sid       = "InstanceAttributes"
+    actions   = ["ec2:DescribeInstanceAttribute"]
+    resources = ["${local.ec2_arn}:instance/*"]
+  }
+}
+
 # What the platform calls to launch a pipeline: submit the head job to this environment's head
 # queue (with the head job role), follow it and its tasks, cancel them, read their logs.
 data "aws_iam_policy_document" "launch" {
-  source_policy_documents = [data.aws_iam_policy_document.buckets.json]
+  source_policy_documents = [data.aws_iam_policy_document.buckets.json, data.aws_iam_policy_document.follow_jobs.json]
 
   statement {
     sid = "SubmitJobs"
@@ -151,33 +182,11 @@ data "aws_iam_policy_document" "launch" {
     }
   }
 
-  # These calls have no resource-level permissions in IAM: "*" is the only resource they take.
+  # The platform lists the names of secrets it may pass to pipelines; IAM has no resource for it.
   statement {
-    sid = "DescribeBatch"
-    actions = [
-      "batch:DescribeComputeEnvironments",
-      "batch:DescribeJobDefinitions",
-      "batch:DescribeJobQueues",
-      "batch:DescribeJobs",
-      "batch:ListJobs",
-      "ec2:DescribeInstanceStatus",
-      "ec2:DescribeInstanceTypes",
-      "ec2:DescribeInstances",
-      "secretsmanager:ListSecrets",
-    ]
+    sid       = "ListSecrets"
+    actions   = ["secretsmanager:ListSecrets"]
     resources = ["*"]
-  }
-
-  statement {
-    sid       = "DescribeTasks"
-    actions   = ["ecs:DescribeContainerInstances", "ecs:DescribeTasks"]
-    resources = ["${local.ecs_arn}:container-instance/*", "${local.ecs_arn}:task/*"]
-  }
-
-  statement {
-    sid       = "InstanceAttributes"
-    actions   = ["ec2:DescribeInstanceAttribute"]
-    resources = ["${local.ec2_arn}:instance/*"]
   }
 
   statement {
@@ -393,7 +402,7 @@ data "aws_iam_policy_document" "ecs_tasks_trust" {
 # The head job (the platform's headJobRole): what nf-amazon's AwsBatchTaskHandler and
 # AwsBatchHelper call to run the pipeline's tasks on this environment's queues.
 data "aws_iam_policy_document" "head_job" {
-  source_policy_documents = [data.aws_iam_policy_document.buckets.json]
+  source_policy_documents = [data.aws_iam_policy_document.buckets.json, data.aws_iam_policy_document.follow_jobs.json]
 
   statement {
     sid     = "SubmitTasks"
@@ -428,34 +437,6 @@ data "aws_iam_policy_document" "head_job" {
       variable = "iam:PassedToService"
       values   = local.job_role_services
     }
-  }
-
-  # No resource-level permissions in IAM for these reads.
-  statement {
-    sid = "Describe"
-    actions = [
-      "batch:DescribeComputeEnvironments",
-      "batch:DescribeJobDefinitions",
-      "batch:DescribeJobQueues",
-      "batch:DescribeJobs",
-      "batch:ListJobs",
-      "ec2:DescribeInstanceStatus",
-      "ec2:DescribeInstanceTypes",
-      "ec2:DescribeInstances",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "DescribeTasks"
-    actions   = ["ecs:DescribeContainerInstances", "ecs:DescribeTasks"]
-    resources = ["${local.ecs_arn}:container-instance/*", "${local.ecs_arn}:task/*"]
-  }
-
-  statement {
-    sid       = "InstanceAttributes"
-    actions   = ["ec2:DescribeInstanceAttribute"]
-    resources = ["${local.ec2_arn}:instance/*"]
   }
 
   statement {

@@ -107,7 +107,8 @@ class Resolved:
     # names (what Terraform creates or reads)
     head_queue: str
     compute_queue: str
-    user_name: str  # the platform's IAM user (created when credentials.create_user)
+    user_name: str  # the platform's IAM user's name
+    creates_user: bool  # towergen creates that user (credentials.type user and create_user)
     user_policy: str  # forge | launch
     roles: dict[str, str]  # role names by actor: head_job, compute_job, platform (role_names)
     role_arns: dict[str, str] | None  # their ARNs, when account_id makes them known at render time
@@ -227,6 +228,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         head_queue=head_queue,
         compute_queue=compute_queue,
         user_name=iam_user_name(env),
+        creates_user=env.credentials.type == "user" and env.credentials.create_user,
         user_policy=env.user_policy,
         roles=roles,
         role_arns=role_arns,

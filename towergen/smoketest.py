@@ -103,7 +103,7 @@ def check_outputs(r: Resolved, outputs: dict[str, Any]) -> Checks:
         "head_queue_name": r.head_queue,
         "compute_queue_name": r.compute_queue,
         "work_bucket": r.work_bucket,
-        "user_name": r.user_name if r.env.credentials.create_user else None,
+        "user_name": r.user_name if r.creates_user else None,
     }
     for key, value in expected.items():
         checks.expect(f"Terraform's output {key} is {value!r}", outputs.get(key) == value, outputs.get(key, "(missing)"))
@@ -184,7 +184,7 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
 
     # --- IAM: the platform's user holds exactly the policy Terraform rendered
     iam = client("iam")
-    if env.credentials.create_user and env.credentials.type == "user":
+    if r.creates_user:
         user = r.user_name
         users = [u["UserName"] for u in iam.list_users()["Users"]]
         if checks.expect(f"IAM user {user} exists", user in users, users):

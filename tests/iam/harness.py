@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import yaml
 
 from towergen.model import Environment
+from towergen.resolved import resolve
 from towergen.regions import REGIONS
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +50,8 @@ def buckets(env: Environment) -> list[tuple[str, bool]]:
 
 def features(env: Environment) -> set[str]:
     forge = env.mode == "forge"
-    auto = forge and env.compute.ebs_autoscale.enabled
+    # amazon-ebs-autoscale runs on the instances only when towergen installs it (not beside Fusion)
+    auto = resolve(env).autoscale
     managed = env.credentials.aws_managed_policies
     if managed is None:
         managed = env.mode == "manual"

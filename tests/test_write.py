@@ -530,7 +530,10 @@ def test_render_is_all_or_nothing(tmp_path_factory, tags, max_cpus, manual, faul
 # --- a real Ctrl-C (SIGINT to the process group, as a terminal sends it) ---------------------------
 
 CTRL_C = """
-import sys, time
+import signal, sys, time
+# As in a terminal: a shell that starts a job in the background (CI) makes it ignore SIGINT, and
+# an ignored signal stays ignored in every child.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {root!r})
 from towergen import build, write
 slow = {slow!r}

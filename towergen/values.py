@@ -80,6 +80,7 @@ def iam_values(r: Resolved) -> dict[str, Any]:
         "scoped_environments": r.forge and r.user_policy == "forge",
         # the platform and the head job submit to exactly this environment's queues
         "job_queue_names": hcl([r.head_queue, r.compute_queue]),
+        "role_names": hcl_map(r.roles),
         "credentials_type": hcl(cred.type),
         "role": cred.type == "role",
         "trusted_principal_arn": hcl(cred.role.trusted_principal_arn) if cred.role else None,

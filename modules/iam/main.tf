@@ -328,7 +328,7 @@ data "aws_iam_policy_document" "platform_trust" {
 resource "aws_iam_role" "platform" {
   count = local.create_role ? 1 : 0
 
-  name                 = "${var.name}-platform"
+  name                 = var.role_names.platform
   description          = "The platform's credentials for the ${var.name} Batch environment (assumed with an External ID)."
   assume_role_policy   = data.aws_iam_policy_document.platform_trust[0].json
   max_session_duration = 3600
@@ -447,20 +447,20 @@ data "aws_iam_policy_document" "head_job" {
 }
 
 resource "aws_iam_role" "head_job" {
-  name               = "${var.name}-head-job"
+  name               = var.role_names.head_job
   description        = "The Nextflow head job of the ${var.name} Batch environment."
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
 }
 
 resource "aws_iam_role_policy" "head_job" {
-  name   = "${var.name}-head-job"
+  name   = var.role_names.head_job
   role   = aws_iam_role.head_job.id
   policy = data.aws_iam_policy_document.head_job.json
 }
 
 # Every task (the platform's computeJobRole, Nextflow's aws.batch.jobRole): the buckets only.
 resource "aws_iam_role" "compute_job" {
-  name               = "${var.name}-compute-job"
+  name               = var.role_names.compute_job
   description        = "The pipeline tasks of the ${var.name} Batch environment."
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
 }
@@ -468,7 +468,7 @@ resource "aws_iam_role" "compute_job" {
 resource "aws_iam_role_policy" "compute_job" {
   count = length(var.buckets) > 0 ? 1 : 0
 
-  name   = "${var.name}-compute-job"
+  name   = var.role_names.compute_job
   role   = aws_iam_role.compute_job.id
   policy = data.aws_iam_policy_document.buckets.json
 }

@@ -3,6 +3,20 @@ variable "name" {
   type        = string
 }
 
+variable "role_names" {
+  description = "Names of the job roles and the platform's role (the platform's files name them before they exist)."
+  type = object({
+    head_job    = string
+    compute_job = string
+    platform    = string
+  })
+
+  validation {
+    condition     = alltrue([for n in values(var.role_names) : can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", n))])
+    error_message = "Each role name must be 1 to 64 letters, digits and + = , . @ _ -."
+  }
+}
+
 variable "credentials_type" {
   description = "How the platform signs in: \"user\" (an IAM user with an access key) or \"role\" (a role it assumes with an External ID; no long-lived secret)."
   type        = string

@@ -20,7 +20,12 @@ module "network" {
 module "iam" {
   source = "../modules/iam"
 
-  name                  = local.name
+  name = local.name
+  role_names = {
+    head_job    = "fsx-eu-central-1-head-job"
+    compute_job = "fsx-eu-central-1-compute-job"
+    platform    = "fsx-eu-central-1-platform"
+  }
   credentials_type      = "role"
   trusted_principal_arn = "arn:aws:iam::210987654321:role/tower-platform"
   external_id           = "tw-0a1b2c3d-external"

@@ -21,7 +21,12 @@ module "network" {
 module "iam" {
   source = "../modules/iam"
 
-  name                 = local.name
+  name = local.name
+  role_names = {
+    head_job    = "gpu-us-west-2-head-job"
+    compute_job = "gpu-us-west-2-compute-job"
+    platform    = "gpu-us-west-2-platform"
+  }
   credentials_type     = "user"
   create_user          = true
   user_name            = "gpu-us-west-2-platform"

@@ -9,7 +9,12 @@ locals {
 module "iam" {
   source = "../modules/iam"
 
-  name                 = local.name
+  name = local.name
+  role_names = {
+    head_job    = "manual-eu-west-2-head-job"
+    compute_job = "manual-eu-west-2-compute-job"
+    platform    = "manual-eu-west-2-platform"
+  }
   credentials_type     = "user"
   create_user          = true
   user_name            = "manual-eu-west-2-tower"

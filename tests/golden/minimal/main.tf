@@ -17,7 +17,12 @@ module "network" {
 module "iam" {
   source = "../modules/iam"
 
-  name                 = local.name
+  name = local.name
+  role_names = {
+    head_job    = "minimal-head-job"
+    compute_job = "minimal-compute-job"
+    platform    = "minimal-platform"
+  }
   credentials_type     = "user"
   create_user          = true
   user_name            = "minimal-tower"

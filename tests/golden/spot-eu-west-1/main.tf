@@ -21,7 +21,12 @@ module "network" {
 module "iam" {
   source = "../modules/iam"
 
-  name                 = local.name
+  name = local.name
+  role_names = {
+    head_job    = "spot-eu-west-1-head-job"
+    compute_job = "spot-eu-west-1-compute-job"
+    platform    = "spot-eu-west-1-platform"
+  }
   credentials_type     = "user"
   create_user          = true
   user_name            = "spot-eu-west-1-tower"

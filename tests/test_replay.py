@@ -237,3 +237,42 @@ def test_smoke_of_a_rendered_folder_reads_the_file_its_manifest_records(fake, tm
     assert report.environment == "spot-eu-west-1"
     assert [p.name for p in report.phases][:3] == ["render", "init", "apply"]
     assert any("job queue spot-eu-west-1-work exists" in f for f in report.failures), "checked against the file"
+
+
+def test_fleet_runs_side_by_side_but_bounded(tmp_path, monkeypatch):
+    """--jobs 2 over three environments: two plans at a time, never three. A stand-in Terraform
+    records when each plan starts and ends (and says "no changes" as Terraform does)."""
+    log = tmp_path / "intervals.log"
+    fake_tf = tmp_path / "terraform"
+    fake_tf.write_text(
+        "#!/usr/bin/env python3\n"
+        "import json, os, sys, time\n"
+        "command = next(a for a in sys.argv[1:] if not a.startswith('-'))\n"
+        "if command == 'init':\n"
+        "    os.makedirs('.terraform', exist_ok=True)\n"
+        "    sys.exit(0)\n"
+        f"log = {str(log)!r}\n"
+        "start = time.time()\n"
+        "time.sleep(1.5)\n"
+        "print(json.dumps({'type': 'change_summary', 'changes': {'add': 0, 'change': 0, 'remove': 0}}))\n"
+        "with open(log, 'a') as fh:\n"
+        "    fh.write(f'{start} {time.time()}\\n')\n"
+    )
+    fake_tf.chmod(0o755)
+    monkeypatch.setenv("TOWERGEN_TERRAFORM", str(fake_tf))
+    monkeypatch.delenv("TOWERGEN_PLUGIN_MIRROR", raising=False)
+    text = example("manual").read_text()
+    files = [example("manual")]
+    for name in ("manual-two", "manual-three"):
+        files.append(tmp_path / f"{name}.yaml")
+        files[-1].write_text(text.replace("name: manual-eu-west-2", f"name: {name}"))
+    out = tmp_path / "infra"
+    towergen.render(files, out)
+    roots = [str(out / n) for n in ("manual-eu-west-2", "manual-two", "manual-three")]
+    result = invoke("plan", *roots, "--target", "aws", "--jobs", "2")
+    assert result.exit_code == EXIT_OK, result.output
+    intervals = [tuple(map(float, line.split())) for line in log.read_text().splitlines()]
+    assert len(intervals) == 3
+    most = max(sum(1 for s, e in intervals if s <= t < e) for t, _ in intervals)
+    assert most == 2, intervals
+    assert result.output.count("no changes") >= 3

@@ -38,7 +38,8 @@ credentials:
 """ % PRINCIPAL
 
 
-def build(tmp_path: Path, *, hop_limit=1, platform=None, compute_trust=ECS_TASKS, extra_instance_policy=False, head=True):
+def build(tmp_path: Path, *, hop_limit=1, platform=None, compute_trust=ECS_TASKS, extra_instance_policy=False, head=True,
+          profile=True, template=True):
     """What an apply would leave behind (as the iam and compute modules make it), with one mistake."""
     iam = boto3.client("iam", region_name="eu-west-1")
     if head:
@@ -51,10 +52,17 @@ def build(tmp_path: Path, *, hop_limit=1, platform=None, compute_trust=ECS_TASKS
     for name in ("AmazonEC2ContainerServiceforEC2Role",) + (("AmazonS3ReadOnlyAccess",) if extra_instance_policy else ()):
         arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecs:Poll", "Resource": "*"}]}))["Policy"]["Arn"]
         iam.attach_role_policy(RoleName="acme-instance", PolicyArn=arn)
-    boto3.client("ec2", region_name="eu-west-1").create_launch_template(
-        LaunchTemplateName="acme",
-        LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": hop_limit, "HttpEndpoint": "enabled"}},
-    )
+    resources: dict = {}
+    if profile:
+        arn = iam.create_instance_profile(InstanceProfileName="acme-instance")["InstanceProfile"]["Arn"]
+        iam.add_role_to_instance_profile(InstanceProfileName="acme-instance", RoleName="acme-instance")
+        resources["instanceRole"] = arn
+    if template:
+        made = boto3.client("ec2", region_name="eu-west-1").create_launch_template(
+            LaunchTemplateName="acme",
+            LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": hop_limit, "HttpEndpoint": "enabled"}},
+        )
+        resources["launchTemplate"] = {"launchTemplateId": made["LaunchTemplate"]["LaunchTemplateId"]}
     env_file = tmp_path / "acme.yaml"
     env_file.write_text(ENV, encoding="utf-8")
     root = tmp_path / "root"
@@ -64,7 +72,8 @@ def build(tmp_path: Path, *, hop_limit=1, platform=None, compute_trust=ECS_TASKS
         "computeJobRole": "arn:aws:iam::123456789012:role/acme-compute-job",
     }))
     checks = Checks()
-    check_identities(load(env_file), root, lambda service: boto3.client(service, region_name="eu-west-1"), checks)
+    work = {"computeResources": resources}  # the work compute environment, as Batch describes it
+    check_identities(load(env_file), root, lambda service: boto3.client(service, region_name="eu-west-1"), checks, work)
     return checks
 
 
@@ -108,3 +117,10 @@ def test_instance_role_with_s3_fails(tmp_path):
 def test_platform_json_naming_a_missing_role_fails(tmp_path):
     checks = build(tmp_path, head=False)
     assert any("headJobRole names the role acme-head-job" in f for f in checks.failed), checks.failed
+
+
+def test_a_missing_instance_role_or_launch_template_fails(tmp_path):
+    """The checks of what the instances run with cannot be skipped by a role or template that is not there."""
+    checks = build(tmp_path, profile=False, template=False)
+    assert any("instance profile holds one role" in f for f in checks.failed), checks.failed
+    assert any("launch template exists" in f for f in checks.failed), checks.failed

@@ -153,7 +153,7 @@ def test_a_base_outside_the_repository(repo, tmp_path):
     write(tmp_path / "outside.yaml", ORG)
     write(repo / "envs/a.yaml", "extends: ../../outside.yaml\nname: env-a\n")
     assert problems("envs/a.yaml") == [
-        'envs/a.yaml:1:10: extends: expected a base file inside the repository (.), found "../../outside.yaml", which leads outside it'
+        'envs/a.yaml:1:10: extends: expected a base file inside the repository (.: the git repository, or outside git the current folder), found "../../outside.yaml", which leads outside it'
     ]
 
 
@@ -164,16 +164,18 @@ def test_a_symbolic_link_out_of_the_repository_is_refused(repo, tmp_path):
     assert "which leads outside it" in problems("a.yaml")[0]
 
 
-def test_without_git_the_folder_of_the_first_file_is_the_boundary(tmp_path, monkeypatch):
+def test_without_git_the_current_folder_is_the_boundary(tmp_path, monkeypatch):
+    """A tarball or a copied folder has no .git: the folder towergen runs in is the boundary."""
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "shared/org.yaml", ORG)
     write(tmp_path / "envs/a.yaml", "extends: ../shared/org.yaml\nname: env-a\nwork_dir: s3://bucket-a/work\n")
-    assert repository_of("envs/a.yaml") == (tmp_path / "envs").resolve()
-    assert problems("envs/a.yaml") == [
-        'envs/a.yaml:1:10: extends: expected a base file inside the repository (envs), found "../shared/org.yaml", which leads outside it'
-    ]
-    (tmp_path / ".git").write_text("gitdir: /elsewhere\n")  # a git worktree has a .git file
+    assert repository_of("envs/a.yaml") == tmp_path.resolve()
     assert load_file("envs/a.yaml").env.compute.max_cpus == 32
+    monkeypatch.chdir(tmp_path / "envs")  # run from below the base: it is outside
+    assert problems("a.yaml") == [
+        'a.yaml:1:10: extends: expected a base file inside the repository (.: the git repository, or outside '
+        'git the current folder), found "../shared/org.yaml", which leads outside it'
+    ]
 
 
 @pytest.mark.parametrize(

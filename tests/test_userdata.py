@@ -260,7 +260,8 @@ def test_fsx_work_dir_without_bucket_warns_and_says_so(tmp_path):
 def test_fsx_work_dir_with_bucket_gives_plain_nextflow_an_s3_work_dir(tmp_path):
     extra = FSX + "storage:\n  allowed_buckets:\n    - {bucket: s3://ref, access: read}\n    - s3://results\n"
     result, folder = render_one(tmp_path, extra, head=FSX_HEAD)
-    assert result.warnings == []
+    # the work files land in a bucket listed for data, without a lifecycle rule: render says so
+    assert [w.path for w in result.warnings] == ["work_dir"] and "s3://results/work" in result.warnings[0].message
     config = (folder / "nextflow.config").read_text()
     assert "workDir = 's3://results/work'" in config and "volumes = ['/fsx']" in config
 

@@ -133,11 +133,15 @@ MAX_CHAIN = 16  # files in one chain of extends
 
 def repository_of(path: str | os.PathLike[str]) -> Path:
     """The folder that ``extends`` paths may not leave: the nearest folder holding ``path``
-    that has a ``.git`` (a folder, or a file in a git worktree), else the folder of ``path``."""
+    that has a ``.git`` (a folder, or a file in a git worktree); outside git (a tarball, a copied
+    folder), the current folder when it holds ``path``, else the folder of ``path``."""
     folder = Path(os.path.realpath(os.path.dirname(os.path.abspath(path))))
     for candidate in (folder, *folder.parents):
         if os.path.lexists(candidate / ".git"):
             return candidate
+    cwd = Path(os.path.realpath(os.getcwd()))
+    if os.path.commonpath([str(folder), str(cwd)]) == str(cwd):
+        return cwd
     return folder
 
 
@@ -187,7 +191,10 @@ def _follow_extends(first: Parsed, first_path: str | os.PathLike[str]) -> Source
         if os.path.commonpath([real, str(repo)]) != str(repo):
             relative = os.path.relpath(repo)
             where = yamlsafe.display_name(relative if relative.count("..") < 4 else repo)
-            raise refuse(f"expected a base file inside the repository ({where}), found {describe(value)}, which leads outside it")
+            raise refuse(
+                f"expected a base file inside the repository ({where}: the git repository, or outside git the "
+                f"current folder), found {describe(value)}, which leads outside it"
+            )
         if real in seen:
             cycle = " -> ".join([*names, shown])
             raise refuse(f"expected a chain of extends without a cycle, found {cycle}")

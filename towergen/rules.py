@@ -18,7 +18,7 @@ from .resolved import FSX_THROUGHPUT, FUSION_ROOT, iam_user_name, is_spot, lifec
 
 if TYPE_CHECKING:  # the loader calls the rules; the rules only read what it parsed
     from .loader import Source
-from .storage import NVME_DEFAULT_FAMILIES, boot_download_hosts, has_nvme, plain_nextflow_work_dir, plan
+from .storage import NVME_DEFAULT_FAMILIES, boot_download_hosts, has_nvidia_gpu, has_nvme, plain_nextflow_work_dir, plan
 
 Finding = tuple[frozenset[tuple], Problem]
 
@@ -178,8 +178,12 @@ def _check_boot(env: Environment, src: Source, error, warn) -> None:
         shared = [i for i, b in enumerate(storage.allowed_buckets) if b.name == env.work_bucket and b.access == "read-write"]
         if prefix == "" and shared:
             warn("work_dir storage.lifecycle storage.allowed_buckets", ("storage", "allowed_buckets", shared[0]), f"the lifecycle rule deletes every object in {env.work_bucket} after {lifecycle.expire_days} days, and this entry lists the same bucket for pipelines to write to: results written there expire too (give the work files a prefix, or set storage.lifecycle.prefix)")
-    if env.work_on_fsx and plain_nextflow_work_dir(env) is None:
-        warn("work_dir storage.allowed_buckets", ("work_dir",), "an FSx work_dir works only through the platform: plain Nextflow's awsbatch executor needs an S3 work directory, and no read-write allowed bucket was given for nextflow.config to use (it says so in a comment)")
+    if env.work_on_fsx:
+        plain = plain_nextflow_work_dir(env)
+        if plain is None:
+            warn("work_dir storage.allowed_buckets", ("work_dir",), "an FSx work_dir works only through the platform: plain Nextflow's awsbatch executor needs an S3 work directory, and no read-write allowed bucket was given for nextflow.config to use (it says so in a comment)")
+        else:
+            warn("work_dir storage.allowed_buckets", ("work_dir",), f"an FSx work_dir works only through the platform: for plain Nextflow, nextflow.config puts the work files in {plain}, in the first read-write allowed bucket, which has no lifecycle rule (list a scratch bucket first, or delete the work files yourself)")
     if env.mode != "forge":
         return
     c = env.compute
@@ -191,8 +195,9 @@ def _check_boot(env: Environment, src: Source, error, warn) -> None:
     if c.fusion and not p.nvme:
         missing = ", ".join(t for t in p.instance_types if not has_nvme(t))
         warn("mode compute.fusion compute.instance_types", ("compute", "instance_types"), f"{missing}: no NVMe instance storage known to towergen, so Fusion's cache is on the boot disk ({p.boot_disk_gib} GiB gp3 at {p.boot_disk_throughput} MB/s) and nvnmeStorageEnabled is false (NVMe families such as {', '.join(NVME_DEFAULT_FAMILIES)} are faster)")
-    if c.gpu and c.ami_id is None and p.types_replaced is None and all(t.startswith(("optimal", "default_")) for t in c.instance_types):
-        warn("mode compute.gpu compute.ami_id compute.instance_types", ("compute", "instance_types"), "gpu is true but instance_types has no GPU family: 'optimal' and the default_* types never pick GPU instances (list e.g. g5, g6 or p4d)")
+    without_gpu = [t for t in p.instance_types if not has_nvidia_gpu(t)]
+    if c.gpu and c.ami_id is None and without_gpu:
+        warn("mode compute.gpu compute.ami_id compute.instance_types", ("compute", "instance_types"), f"gpu is true but {', '.join(without_gpu)} {'has' if len(without_gpu) == 1 else 'have'} no NVIDIA GPU: those instances get the GPU AMI, and GPU jobs never run on them (list NVIDIA families such as g5, g6 or p4d)")
     hosts = boot_download_hosts(env)
     if hosts and c.network.subnet_ids:
         warn("mode compute.network.subnet_ids compute.fusion compute.ebs_autoscale compute.aws_cli", ("compute", "network", "subnet_ids"), f"instances download from {', '.join(hosts)} while they boot: in a subnet without a NAT gateway that step fails and each instance shuts down (fusion: true downloads nothing at boot; compute.aws_cli can name a mirror; see docs/boot.md)")

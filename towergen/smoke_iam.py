@@ -38,8 +38,11 @@ def _principals(doc: dict, kind: str) -> list[str]:
     return sorted(out)
 
 
-def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], checks) -> None:
-    """Add the identity checks to ``checks`` (smoke.Checks)."""
+def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], checks,
+                     work_environment: dict | None = None) -> None:
+    """Add the identity checks to ``checks`` (smoketest.Checks). The instance role and the launch
+    template are found through the work compute environment (``work_environment``, as Batch
+    describes it), not by names worked out again."""
     env = loaded.env
     r = loaded.resolved
     name = env.name
@@ -70,21 +73,25 @@ def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], c
         checks.expect("no IAM user (and no access key) for role credentials", not users, users)
 
     if forge:
-        role = f"{name}-instance"
-        if role in roles:
+        resources = (work_environment or {}).get("computeResources") or {}
+        profile_arn = resources.get("instanceRole") or ""
+        profiles = {p["Arn"]: p for p in iam.list_instance_profiles()["InstanceProfiles"]}
+        profile_roles = [x["RoleName"] for x in profiles.get(profile_arn, {}).get("Roles", [])]
+        if checks.expect("the work environment's instance profile holds one role", len(profile_roles) == 1, profile_arn or None):
+            role = profile_roles[0]
             doc = trust(role)
             checks.expect(f"{role} is trusted by ec2.amazonaws.com only", _principals(doc, "Service") == ["ec2.amazonaws.com"], doc)
             attached = sorted(p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"])
             checks.expect(f"{role} has {ECS_INSTANCE_POLICY} and no other managed policy", attached == [ECS_INSTANCE_POLICY], attached)
             inline = sorted(iam.list_role_policies(RoleName=role)["PolicyNames"])
-            wanted = [f"{name}-ebs-autoscale"] if r.autoscale else []
-            checks.expect(f"{role} has no inline policy but {wanted or 'none'}", inline == wanted, inline)
+            wanted = 1 if r.autoscale else 0
+            checks.expect(f"{role} has {'one inline policy (EBS autoscale)' if wanted else 'no inline policy'}", len(inline) == wanted, inline)
 
         ec2 = client("ec2")
-        templates = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": [name]}])["LaunchTemplates"]
-        if templates:
-            version = ec2.describe_launch_template_versions(LaunchTemplateId=templates[0]["LaunchTemplateId"], Versions=["$Latest"])
-            options = version["LaunchTemplateVersions"][0]["LaunchTemplateData"].get("MetadataOptions") or {}
+        template_id = (resources.get("launchTemplate") or {}).get("launchTemplateId")
+        versions = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Latest"])["LaunchTemplateVersions"] if template_id else []
+        if checks.expect("the work environment's launch template exists", len(versions) == 1, template_id):
+            options = versions[0]["LaunchTemplateData"].get("MetadataOptions") or {}
             checks.expect("the launch template requires IMDSv2 tokens", options.get("HttpTokens") == "required", options)
             checks.expect("the launch template's metadata hop limit is 1 (containers cannot reach the instance role)", options.get("HttpPutResponseHopLimit") == 1, options)
 

@@ -233,7 +233,7 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
             checks.expect("instances require IMDSv2", (data.get("MetadataOptions") or {}).get("HttpTokens") == "required", data.get("MetadataOptions"))
             if variables:
                 checks.expect("the user-data mounts the new file system", variables["fsx_dns_name"] in user_data)
-    check_identities(ws.loaded, ws.root, client, checks)
+    check_identities(ws.loaded, ws.root, client, checks, work)
     return checks
 
 

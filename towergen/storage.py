@@ -52,6 +52,10 @@ NVME_FAMILIES = frozenset(
     """.split()
 )
 
+# Families with NVIDIA GPUs, which the ECS GPU AMI serves (g4ad has AMD GPUs; inf, trn and dl1 are
+# not GPUs).
+NVIDIA_GPU_FAMILIES = frozenset("p2 p3 p3dn p4d p4de p5 p5e p5en g3 g3s g4dn g5 g5g g6 g6e gr6".split())
+
 FUSION_CACHE_PATH = "/scratch/fusion"
 # Forge's boot disk for Fusion without NVMe: 100 GB gp3 at 325 MB/s.
 FUSION_BOOT_DISK_GIB = 100
@@ -70,6 +74,10 @@ def family(instance_type: str) -> str:
 
 def has_nvme(instance_type: str) -> bool:
     return family(instance_type) in NVME_FAMILIES
+
+
+def has_nvidia_gpu(instance_type: str) -> bool:
+    return family(instance_type) in NVIDIA_GPU_FAMILIES
 
 
 def only_optimal(types: tuple[str, ...] | list[str]) -> bool:

@@ -319,7 +319,7 @@ def nextflow_values(r: Resolved) -> dict[str, Any]:
         "cli_path": groovy(r.cli_path) if r.cli_path else None,
         "volumes": groovy(list(r.task_volumes)) if r.task_volumes else None,
         "max_spot_attempts": groovy(r.max_spot_attempts) if r.max_spot_attempts else None,
-        "batch_block": bool(r.cli_path or r.task_volumes or r.max_spot_attempts),
+        "batch_block": bool(r.cli_path or r.task_volumes or r.max_spot_attempts or r.role_arns),
         "storage_encryption": r.storage_encryption,
         "fusion": r.fusion,
         "job_role": groovy(r.role_arns["compute_job"]) if r.role_arns else None,

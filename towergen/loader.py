@@ -40,20 +40,11 @@ __all__ = ["Loaded", "Source", "load_file", "load_text", "parse_yaml", "format_p
 
 
 @dataclass
-class Source:
+class Source(Parsed):
     """A parsed environment file (with its base files merged in: ``extends``) and the position of
-    every key and value, each in the file where it was written."""
+    every key and value, each in the file where it was written (``file`` is the file given, the
+    most derived one, as displayed)."""
 
-    file: str  # the file given (the most derived one), as displayed
-    data: Any
-    value_marks: dict[Loc, Mark] = field(default_factory=dict)
-    key_marks: dict[Loc, Mark] = field(default_factory=dict)
-    # the text of plain scalars YAML reads as something else ("True" is true)
-    scalar_text: dict[Loc, str] = field(default_factory=dict)
-    # problems that do not stop validation (a duplicate key)
-    problems: list[Problem] = field(default_factory=list)
-    # values that could not be read (their own problem is reported, not the model's)
-    broken: set[Loc] = field(default_factory=set)
     # the files read, the given one first, then each base in the order ``extends`` names them
     files: list[str] = field(default_factory=list)
 

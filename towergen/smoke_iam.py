@@ -21,8 +21,15 @@ ECS_INSTANCE_POLICY = "AmazonEC2ContainerServiceforEC2Role"
 PLATFORM_FILE = "platform-compute-env.json"
 
 
-def _doc(document: Any) -> dict:
-    return json.loads(unquote(document)) if isinstance(document, str) else document
+def policy_document(document: Any) -> Any:
+    """A policy document as data, whether AWS gave it as JSON text, URL-encoded text or parsed."""
+    if isinstance(document, str):
+        text = document if document.lstrip().startswith("{") else unquote(document)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return document
 
 
 def _statements(doc: dict) -> list[dict]:
@@ -54,7 +61,7 @@ def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], c
         roles[role["RoleName"]] = role
 
     def trust(role: str) -> dict:
-        return _doc(iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"])
+        return policy_document(iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"])
 
     for role in (names["head_job"], names["compute_job"]):
         if checks.expect(f"IAM role {role} exists", role in roles):

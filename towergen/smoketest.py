@@ -9,7 +9,6 @@ drift, destroy, and check that nothing is left. Each phase is timed.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from .progress import Echo
 from .resolved import Resolved
 from .run import describe_target, emulator_for, terraform_command, terraform_init
 from .targets import Workspace, workspace
-from .smoke_iam import check_identities
+from .smoke_iam import check_identities, policy_document
 from .terraform import Terraform
 from .values import USER_DATA_FILE
 
@@ -194,8 +193,8 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
                 meta = iam.get_policy(PolicyArn=policy["PolicyArn"])["Policy"]
                 if not policy["PolicyArn"].startswith("arn:aws:iam::aws:"):
                     doc = iam.get_policy_version(PolicyArn=policy["PolicyArn"], VersionId=meta["DefaultVersionId"])["PolicyVersion"]["Document"]
-                    documents.append(_policy(doc))
-            wanted = _policy(outputs.get("user_policy_json"))
+                    documents.append(policy_document(doc))
+            wanted = policy_document(outputs.get("user_policy_json"))
             checks.expect(f"{user} has the {r.user_policy} policy Terraform rendered", wanted in documents, len(documents))
             names = sorted(p["PolicyName"] for p in attached)
             if r.aws_managed_policies:
@@ -235,19 +234,6 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
                 checks.expect("the user-data mounts the new file system", variables["fsx_dns_name"] in user_data)
     check_identities(ws.loaded, ws.root, client, checks, work)
     return checks
-
-
-def _policy(document: Any) -> Any:
-    """A policy document as data, whether AWS gave it as JSON text, URL-encoded text or parsed."""
-    if isinstance(document, str):
-        from urllib.parse import unquote
-
-        text = document if document.lstrip().startswith("{") else unquote(document)
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return document
 
 
 def check_gone(r: Resolved, client: Callable[[str], Any]) -> Checks:

@@ -439,10 +439,8 @@ def _file_state(tree: _Tree, rel: str) -> tuple[str, os.stat_result | None]:
     return "file", st
 
 
-def _same_content(tree: _Tree, rel: str, st: os.stat_result, data: bytes) -> bool | None:
-    """Whether the file holds exactly ``data`` (None: it was deleted meanwhile)."""
-    if st.st_size != len(data):
-        return False
+def _read_start(tree: _Tree, rel: str, size: int) -> bytes | None:
+    """The first ``size`` bytes of a file of the tree (None: it was deleted meanwhile)."""
     folder, _, name = rel.rpartition("/")
     with _os_errors("read", tree.display(rel), "nothing was written"):
         try:
@@ -450,18 +448,19 @@ def _same_content(tree: _Tree, rel: str, st: os.stat_result, data: bytes) -> boo
         except FileNotFoundError:
             return None
         with open(fd, "rb") as fh:
-            return fh.read(len(data) + 1) == data
+            return fh.read(size)
+
+
+def _same_content(tree: _Tree, rel: str, st: os.stat_result, data: bytes) -> bool | None:
+    """Whether the file holds exactly ``data`` (None: it was deleted meanwhile)."""
+    if st.st_size != len(data):
+        return False
+    found = _read_start(tree, rel, len(data) + 1)
+    return None if found is None else found == data
 
 
 def _starts_with_mark(tree: _Tree, rel: str) -> bool:
-    folder, _, name = rel.rpartition("/")
-    with _os_errors("read", tree.display(rel), "nothing was written"):
-        try:
-            fd = os.open(name, _FILE_READ, dir_fd=tree.folder(folder))
-        except FileNotFoundError:
-            return False
-        with open(fd, "rb") as fh:
-            return fh.read(len(tree.mark)) == tree.mark
+    return _read_start(tree, rel, len(tree.mark)) == tree.mark
 
 
 def _marked_in(tree: _Tree, folder: str) -> set[str]:

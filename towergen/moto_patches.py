@@ -29,19 +29,70 @@ import json
 import threading
 from typing import Any
 
+from .errors import EmulatorError
+
 _APPLIED = False
 
 
+def supported_range() -> str:
+    """The moto releases these fixes were written for: the range pyproject.toml declares (and
+    CI proves at both ends), read from towergen's installed metadata."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        for requirement in requires("towergen") or []:
+            match = re.match(r"moto(\[[^]]*\])?\s*([^;]+)", requirement)
+            if match:
+                parts = match.group(2).replace(" ", "").split(",")
+                return ",".join(sorted(parts, key=lambda part: not part.startswith(">")))
+    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled checkout
+        pass
+    return "(see pyproject.toml)"
+
+
+class UnsupportedMoto(EmulatorError):
+    """moto has changed where a fix applies: the message names the version and the range."""
+
+
+def moto_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("moto")
+    except Exception:  # pragma: no cover - moto installed without metadata
+        return "unknown"
+
+
 def apply() -> None:
+    """Apply every fix once. A fix that no longer finds its place in moto stops with one line
+    naming the installed moto and the supported range, never with a traceback."""
     global _APPLIED
     if _APPLIED:
         return
-    _patch_fsx()
-    _patch_launch_templates()
-    _patch_job_queues()
-    _patch_security_group_rules()
-    _patch_batch_service_linked_role()
+    try:
+        _patch_fsx()
+        _patch_launch_templates()
+        _patch_job_queues()
+        _patch_security_group_rules()
+        _patch_batch_service_linked_role()
+    except (ImportError, AttributeError, UnsupportedMoto) as exc:
+        supported = supported_range()
+        raise UnsupportedMoto(
+            f"the embedded emulator's fixes do not fit moto {moto_version()} ({exc}); towergen supports "
+            f"moto {supported}: pip install 'moto[server]{supported}'"
+        ) from None
     _APPLIED = True
+
+
+def handler_name(cls: type, operation: str) -> str:
+    """The name of the method of a moto response class that answers the AWS ``operation``
+    (``CreateJobQueue``), however this moto spells it (``createjobqueue``, ``create_job_queue``)."""
+    wanted = operation.lower()
+    found = [name for name in vars(cls) if name.replace("_", "").lower() == wanted and callable(getattr(cls, name))]
+    if len(found) != 1:
+        raise UnsupportedMoto(f"{cls.__name__} has {len(found)} handlers for {operation}")
+    return found[0]
 
 
 def _patch_fsx() -> None:
@@ -107,7 +158,8 @@ def _patch_job_queues() -> None:
 
     JobQueue.describe = describe
 
-    def remember(method_name: str) -> None:
+    def remember(operation: str) -> None:
+        method_name = handler_name(BatchResponse, operation)
         original = getattr(BatchResponse, method_name)
 
         def handler(self: Any) -> str:
@@ -121,8 +173,8 @@ def _patch_job_queues() -> None:
 
         setattr(BatchResponse, method_name, handler)
 
-    remember("createjobqueue")
-    remember("updatejobqueue")
+    remember("CreateJobQueue")
+    remember("UpdateJobQueue")
 
 
 def _patch_security_group_rules() -> None:
@@ -156,9 +208,9 @@ def _patch_batch_service_linked_role() -> None:
             ).arn
 
     def create_compute_environment(self: Any, compute_environment_name: str, _type: str, state: str,
-                                   compute_resources: Any, service_role: str, tags: Any = None) -> Any:
+                                   compute_resources: Any, service_role: str, *args: Any, **kwargs: Any) -> Any:
         if not service_role:
             service_role = service_linked_role(self.iam_backend)
-        return original(self, compute_environment_name, _type, state, compute_resources, service_role, tags)
+        return original(self, compute_environment_name, _type, state, compute_resources, service_role, *args, **kwargs)
 
     BatchBackend.create_compute_environment = create_compute_environment

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import towergen  # noqa: E402
-from towergen.build import load_all  # noqa: E402
+from towergen.loader.fleet import load_all  # noqa: E402
 
 
 def fleet(folder: Path, n: int) -> list[Path]:

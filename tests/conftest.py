@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import os
 import shutil
 import socket
@@ -8,7 +10,9 @@ from pathlib import Path
 import pytest
 
 import towergen
-from towergen.terraform import Terraform
+import towergen.api
+from towergen.spec.model import bucket_of
+from towergen.run.terraform import Terraform
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -66,7 +70,7 @@ def make_manual_prerequisites(endpoint: str, env) -> None:
     import boto3
 
     aws = dict(endpoint_url=endpoint, region_name=env.region, aws_access_key_id="k", aws_secret_access_key="s")
-    boto3.client("s3", **aws).create_bucket(Bucket=env.work_bucket, CreateBucketConfiguration={"LocationConstraint": env.region})
+    boto3.client("s3", **aws).create_bucket(Bucket=bucket_of(env.work_dir), CreateBucketConfiguration={"LocationConstraint": env.region})
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     role = boto3.client("iam", **aws).create_role(RoleName="existing-batch-service", AssumeRolePolicyDocument=json.dumps(trust))
     batch = boto3.client("batch", **aws)
@@ -84,3 +88,31 @@ def pytest_collection_modifyitems(config, items):
     """Start the slow emulator tests first; with --dist worksteal (pyproject.toml) idle workers
     take them over, so that they run side by side instead of queueing behind each other."""
     items.sort(key=lambda item: 0 if item.get_closest_marker("emulator") else 1)
+
+
+# --- running an environment as the library API does, with a handle on each step ------------------
+
+
+@contextmanager
+def workspace(source, target: str, *, out=None, endpoint: str | None = None):
+    """The workspace the API would run ``source`` in on ``target`` (rendered into ``out`` first
+    for aws, as ``towergen plan --target aws`` does)."""
+    from towergen import api
+    from towergen.run.targets import target_named
+
+    chosen = target_named(target, endpoint=endpoint)
+    subject = api.subject(source, render_into=(out or "infra") if not chosen.emulator else None)
+    with chosen.workspace(subject) as ws:
+        yield ws
+
+
+@contextmanager
+def emulator_for(ws):
+    """The workspace's emulator running (its override written); yields its endpoint."""
+    with ws.target.running(ws):
+        yield ws.endpoint
+
+
+def run(source, command: str, target: str, echo, *, endpoint: str | None = None, out=None):
+    """``towergen COMMAND SOURCE --target TARGET`` through the library API."""
+    return towergen.api.terraform(command, source, target=target, echo=echo, endpoint=endpoint, out=out)

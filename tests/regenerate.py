@@ -81,7 +81,7 @@ def streams() -> None:
 
 
 def docs() -> None:
-    from towergen.reference import splice
+    from towergen.spec.reference import splice
 
     path = HERE.parent / "docs" / "environment-file.md"
     path.write_text(splice(path.read_text(encoding="utf-8")), encoding="utf-8")

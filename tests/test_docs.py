@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from conftest import ROOT
 from towergen.cli import app
-from towergen.reference import markdown, rows, splice
+from towergen.spec.reference import markdown, rows, splice
 
 DOC = ROOT / "docs" / "environment-file.md"
 

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from conftest import example, make_manual_prerequisites
 from towergen.cli import app
-from towergen.emulator import MotoServer
-from towergen.loader import load_file
-from towergen.run import run
-from towergen.smoketest import smoke
+from towergen.run.emulator import MotoServer
+from towergen.loader.validate import load_file
+from conftest import run
+from towergen.smoketest.phases import smoke
 
 pytestmark = [pytest.mark.emulator, pytest.mark.terraform]
 
@@ -79,7 +79,7 @@ def test_aws_target_applies_the_saved_plan(tmp_path):
     provider override of its own (as a user's might) aimed at moto, so that the saved-plan
     path runs for real: plan shows the diff and saves it, apply applies exactly that plan."""
     from towergen import render
-    from towergen.emulator import write_override
+    from towergen.run.emulator import write_override
 
     loaded = load_file(example("manual"))
     out = tmp_path / "infra"

@@ -8,7 +8,7 @@ import pytest
 
 import towergen
 from conftest import EXAMPLES, copy_tree, make_manual_prerequisites
-from towergen.emulator import OVERRIDE_FILE, MotoServer, override_hcl, write_override
+from towergen.run.emulator import OVERRIDE_FILE, MotoServer, override_hcl, write_override
 
 pytestmark = [pytest.mark.emulator, pytest.mark.terraform]
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from towergen.escape import (
+from towergen.renderer.escape import (
     Hcl,
     comment,
     groovy,

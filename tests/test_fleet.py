@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 import towergen
 from conftest import EXAMPLES, ROOT, example
-from towergen import build
+from towergen.renderer import environment as render_env
+from towergen.renderer import many as build
 from towergen.cli import EXIT_ERROR, app
 from towergen.errors import SpecError
 
@@ -68,13 +69,13 @@ def test_manifest_records_each_environment(tmp_path):
 def test_digest_covers_the_modules_an_environment_calls(tmp_path):
     a, _, _ = repo(tmp_path)
     files, _ = towergen.check([a])
-    before = towergen.write.env_digests(["env-a"], files)["env-a"]
+    before = towergen.output.manifest.env_digests(["env-a"], files)["env-a"]
     changed = dict(files)
     changed["modules/compute/main.tf"] += "# changed\n"
-    assert towergen.write.env_digests(["env-a"], changed)["env-a"] != before
+    assert towergen.output.manifest.env_digests(["env-a"], changed)["env-a"] != before
     readme = dict(files)
     readme["modules/compute/README.md"] += "more words\n"
-    assert towergen.write.env_digests(["env-a"], readme)["env-a"] == before, "documentation is not output Terraform applies"
+    assert towergen.output.manifest.env_digests(["env-a"], readme)["env-a"] == before, "documentation is not output Terraform applies"
 
 
 def test_broken_manifest_is_a_clean_error(tmp_path):
@@ -269,8 +270,8 @@ def _fleet(tmp_path: Path, n: int) -> list[Path]:
 
 def test_parallel_render_is_the_serial_render(tmp_path):
     paths = _fleet(tmp_path, 12)
-    loaded1, files1 = build.render_fleet(paths, jobs=1)
-    loaded2, files2 = build.render_fleet(paths, jobs=2)
+    loaded1, files1 = build.render_many(paths, jobs=1)
+    loaded2, files2 = build.render_many(paths, jobs=2)
     assert files1 == files2
     assert [x.env.name for x in loaded1] == [x.env.name for x in loaded2]
 
@@ -281,7 +282,7 @@ def test_parallel_render_reports_every_problem(tmp_path):
     paths[4].write_text(minimal("modules"))
     paths[5].write_text(paths[0].read_text())
     with pytest.raises(SpecError) as caught:
-        build.render_fleet(paths, jobs=2)
+        build.render_many(paths, jobs=2)
     assert sorted((Path(p.file).name, p.path) for p in caught.value.problems) == [
         ("env-0001.yaml", "version"), ("env-0004.yaml", "name"), ("env-0005.yaml", "name")]
 
@@ -299,16 +300,16 @@ def test_parallel_render_refuses_output_that_does_not_parse(tmp_path, monkeypatc
 
     monkeypatch.setattr(build, "render_environment", broken)
     with pytest.raises(RenderError, match="main.tf"):
-        build.render_fleet(paths, jobs=2)
+        build.render_many(paths, jobs=2)
 
 
 def test_cached_formatting_is_the_formatter(tmp_path, monkeypatch):
-    from towergen.hclfmt import format_hcl
+    from towergen.renderer.hclfmt import format_hcl
 
     seen = []
-    real = build.format_hcl_cached
-    monkeypatch.setattr(build, "format_hcl_cached", lambda text: seen.append(text) or real(text))
-    build.render_fleet([*EXAMPLES, *_fleet(tmp_path, 5)], jobs=1)
+    real = render_env.format_hcl_cached
+    monkeypatch.setattr(render_env, "format_hcl_cached", lambda text: seen.append(text) or real(text))
+    build.render_many([*EXAMPLES, *_fleet(tmp_path, 5)], jobs=1)
     assert len(seen) >= 40
     for text in seen + ["# a\n# b\n\n\nx = 1\n", "# only a comment\n", "# a\nx = 1\n", "#(\nx = 1\n"]:
         assert real(text) == format_hcl(text)

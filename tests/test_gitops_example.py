@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from towergen.resources import MODULES
+from towergen.paths import MODULES
 
 GITOPS = ROOT / "examples" / "gitops"
 WORKFLOW = GITOPS / ".github" / "workflows" / "towergen.yml"

@@ -16,11 +16,11 @@ import hcl2
 import pytest
 
 import towergen
-from towergen.build import BACKEND_FILE, OWNER_MARK
-from towergen.emulator import OVERRIDE_FILE, MotoServer, assumes_role, override_hcl
+from towergen.renderer.files import BACKEND_FILE, OWNER_MARK
+from towergen.run.emulator import OVERRIDE_FILE, MotoServer, assumes_role, override_hcl
 from towergen.errors import OutputError, SpecError
-from towergen.escape import hcl_unquote
-from towergen.run import emulator_for, run, workspace
+from towergen.renderer.escape import hcl_unquote
+from conftest import emulator_for, run, workspace
 
 EMULATOR_ACCOUNT = "123456789012"  # moto's account for any credentials it does not know
 

@@ -20,7 +20,8 @@ import yaml
 
 import towergen
 from towergen import SpecError, load
-from towergen.run import emulator_for, terraform_init, workspace
+from conftest import emulator_for, workspace
+from towergen.run.runner import terraform_init
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "iam"))
 import harness  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from towergen.errors import SpecError
-from towergen.loader import load_text
+from towergen.loader.validate import load_text
 
 HEAD = "version: 1\nname: env-a\nregion: eu-west-1\nwork_dir: s3://bucket-a/work\n"
 

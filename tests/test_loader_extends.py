@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 import towergen
 from towergen.cli import app
 from towergen.errors import SpecError
-from towergen.loader import file_schema, load_file, repository_of
+from towergen.loader.extends import repository_of
+from towergen.loader.validate import load_file
+from towergen.spec.schema import file_schema
 
 
 def write(path: Path, text: str) -> Path:

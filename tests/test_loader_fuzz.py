@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from towergen.cli import app
 from towergen.errors import SpecError
-from towergen.loader import load_file
+from towergen.loader.validate import load_file
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

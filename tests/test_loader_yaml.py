@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from towergen import yamlsafe
+from towergen.spec import reader as yamlsafe
 from towergen.cli import app
 from towergen.errors import SpecError
-from towergen.loader import load_file, load_text
+from towergen.loader.validate import load_file, load_text
 
 HEAD = "version: 1\nname: env-a\nregion: eu-west-1\nwork_dir: s3://bucket-a/work\n"
 

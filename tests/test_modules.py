@@ -8,7 +8,7 @@ import hcl2
 import pytest
 
 from conftest import ROOT
-from towergen.escape import hcl_unquote
+from towergen.renderer.escape import hcl_unquote
 
 MODULE_FILES = {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"}
 # The modules environments call, and the standalone ones (modules/state-bucket) held to the same standard.

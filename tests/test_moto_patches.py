@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from towergen import moto_patches
+from towergen.run import moto_patches
 from towergen.errors import EmulatorError
 
 

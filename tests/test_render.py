@@ -12,9 +12,9 @@ import pytest
 import towergen
 from conftest import EXAMPLES, example
 from towergen.errors import OutputError, RenderError, SpecError
-from towergen.escape import hcl_unquote
-from towergen.loader import load_file
-from towergen.resources import MODULES
+from towergen.renderer.escape import hcl_unquote
+from towergen.loader.validate import load_file
+from towergen.paths import MODULES
 
 SPOT = example("spot")
 
@@ -125,7 +125,7 @@ def test_failed_check_writes_nothing(tmp_path, monkeypatch):
     def refuse(files):
         raise RenderError("does not parse")
 
-    monkeypatch.setattr("towergen.build.check_files", refuse)
+    monkeypatch.setattr("towergen.renderer.many.check_files", refuse)
     with pytest.raises(RenderError):
         towergen.render([SPOT], tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -195,7 +195,7 @@ def test_all_examples_render_each_into_its_folder(tmp_path):
 
 
 def test_output_that_does_not_parse_is_an_error():
-    from towergen.build import check_files
+    from towergen.renderer.checks import check_files
 
     with pytest.raises(RenderError, match="x/main.tf does not parse as HCL"):
         check_files({"x/main.tf": 'locals {\n  a = "unterminated\n}\n'})

@@ -13,12 +13,13 @@ from typer.testing import CliRunner
 import towergen
 from conftest import example
 from towergen.cli import EXIT_USAGE, app
-from towergen.emulator import OVERRIDE_FILE
-from towergen.errors import EmulatorError, TerraformError
-from towergen.localstack import check_localstack, localstack_endpoint, services_needed
-from towergen.run import argv_for, emulator_for
-from towergen.targets import workspace
-from towergen.terraform import Terraform, find_binary
+from towergen.run.emulator import OVERRIDE_FILE
+from towergen.errors import EmulatorError, TerraformError, TowergenError
+from towergen.run.targets.localstack import check_localstack, localstack_endpoint, services_needed
+from conftest import emulator_for
+from towergen.run.runner import argv_for
+from conftest import workspace
+from towergen.run.terraform import Terraform, find_binary
 
 SPOT = example("spot")
 
@@ -84,9 +85,9 @@ def test_localstack_endpoint_and_state_cache(tmp_path, monkeypatch):
     assert localstack_endpoint() == "http://localhost:4566"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with workspace(SPOT, "localstack", endpoint="http://127.0.0.1:4566") as ws:
-        assert ws.state_cache == tmp_path / "cache" / "towergen" / "localstack" / "127.0.0.1_4566" / "spot-eu-west-1"
+        assert ws.target.state_cache(ws) == tmp_path / "cache" / "towergen" / "localstack" / "127.0.0.1_4566" / "spot-eu-west-1"
         (ws.root / "terraform.tfstate").write_text('{"serial": 7}')
-    assert (ws.state_cache / "terraform.tfstate").read_text() == '{"serial": 7}'
+    assert (ws.target.state_cache(ws) / "terraform.tfstate").read_text() == '{"serial": 7}'
     with workspace(SPOT, "localstack", endpoint="http://127.0.0.1:4566") as again:
         assert (again.root / "terraform.tfstate").read_text() == '{"serial": 7}', "LocalStack state survives a run"
 
@@ -118,10 +119,10 @@ def test_localstack_community_is_refused_with_the_reason(health_server):
     endpoint = f"http://127.0.0.1:{health_server.server_port}"
     loaded = towergen.load(example("fsx"))
     with pytest.raises(EmulatorError) as err:
-        check_localstack(endpoint, services_needed(loaded, "apply"))
+        check_localstack(endpoint, services_needed(loaded.resolved, "apply"))
     message = str(err.value)
     assert "does not provide batch, fsx" in message and "501" in message and "paid plan" in message
-    check_localstack(endpoint, services_needed(loaded, "plan"))  # a plan needs no Batch here
+    check_localstack(endpoint, services_needed(loaded.resolved, "plan"))  # a plan needs no Batch here
     _Health.code, _Health.body = 404, b""
     check_localstack(endpoint, ["batch"])  # not LocalStack: an emulator speaking the AWS protocol
 
@@ -149,9 +150,10 @@ def test_finding_terraform(tmp_path, monkeypatch):
 def test_bad_target_is_a_usage_error():
     result = CliRunner().invoke(app, ["plan", str(SPOT), "--target", "gcp"], prog_name="towergen")
     assert result.exit_code == EXIT_USAGE
-    assert "expected one of local, localstack, aws" in result.stderr
+    assert "'gcp' is not one of 'local', 'localstack', 'aws'" in result.stderr
     result = CliRunner().invoke(app, ["smoke", str(SPOT), "--target", "aws"], prog_name="towergen")
     assert result.exit_code == EXIT_USAGE
+    assert "'aws' is not one of 'local', 'localstack'" in result.stderr
 
 
 def test_missing_plugin_mirror(tmp_path):
@@ -169,9 +171,14 @@ def test_no_terraform_gives_install_hint(monkeypatch, tmp_path):
 
 
 def test_destroy_on_the_embedded_emulator_is_refused():
+    """destroy names its target: never AWS by default. The embedded emulator is not a choice
+    (it keeps nothing), and the library says why when asked for it."""
     result = CliRunner().invoke(app, ["destroy", str(SPOT)], prog_name="towergen")
-    assert result.exit_code == 1
-    assert "nothing to destroy on the embedded emulator" in result.stderr
+    assert result.exit_code == EXIT_USAGE and "--target" in result.stderr
+    result = CliRunner().invoke(app, ["destroy", str(SPOT), "--target", "local"], prog_name="towergen")
+    assert result.exit_code == EXIT_USAGE and "'localstack', 'aws'" in result.stderr
+    with pytest.raises(TowergenError, match="nothing to destroy on the embedded emulator"):
+        towergen.destroy(SPOT, target="local")
 
 
 def test_aws_plan_is_saved_and_applied(tmp_path):
@@ -185,7 +192,7 @@ def test_aws_plan_is_saved_and_applied(tmp_path):
 
 
 def test_progress_lines_from_terraform_json():
-    from towergen.progress import JsonProgress, Outcome
+    from towergen.run.progress import JsonProgress, Outcome
 
     lines: list[str] = []
     outcome = Outcome("apply", 1, 0.0)

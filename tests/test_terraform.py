@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from towergen.escape import hcl_key, hcl_string
-from towergen.hclfmt import format_hcl
+from towergen.renderer.escape import hcl_key, hcl_string
+from towergen.renderer.hclfmt import format_hcl
 
 pytestmark = pytest.mark.terraform
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import towergen
-from towergen import artifacts
-from towergen.loader import load_text
-from towergen.storage import plan
+from towergen.decide import artifacts
+from towergen.loader.validate import load_text
+from towergen.decide.scratch import scratch_plan as plan
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

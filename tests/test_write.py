@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 import towergen
 from conftest import ROOT, example
-from towergen import write as w
+from towergen.output import staging as w
 from towergen.cli import EXIT_ERROR, EXIT_INTERRUPTED, app
 from towergen.errors import OutputError, SpecError
 
@@ -59,7 +59,7 @@ def no_staging(root: Path) -> bool:
 
 
 class Fault:
-    """Make the n-th call of one os function (from towergen.write) fail with an errno."""
+    """Make the n-th call of one os function (from towergen.output) fail with an errno."""
 
     def __init__(self, monkeypatch, name: str, err: int, after: int = 0):
         self.calls = 0
@@ -232,7 +232,7 @@ def test_link_swapped_in_for_an_environment_folder_is_not_followed(tmp_path, mon
     elsewhere.mkdir()
     towergen.render([SPOT], out)
     changed = spec(tmp_path, SPOT.read_text().replace("max_cpus: 64", "max_cpus: 32"), "spot.yaml")
-    real_write = w._Staging.write
+    real_write = w.Staging.write
 
     def swap_then_write(self, *args):
         if not (out / "spot-eu-west-1").is_symlink():  # after the checks, before the moves
@@ -240,7 +240,7 @@ def test_link_swapped_in_for_an_environment_folder_is_not_followed(tmp_path, mon
             os.symlink(elsewhere, out / "spot-eu-west-1")
         return real_write(self, *args)
 
-    monkeypatch.setattr(w._Staging, "write", swap_then_write)
+    monkeypatch.setattr(w.Staging, "write", swap_then_write)
     towergen.render([changed], out)
     assert list(elsewhere.iterdir()) == [], "nothing was written through the link"
     # the files went into the folder towergen had opened, wherever it is now
@@ -251,14 +251,14 @@ def test_link_swapped_in_for_a_new_folder_is_not_followed(tmp_path, monkeypatch)
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     elsewhere.mkdir()
     out.mkdir()
-    real_write = w._Staging.write
+    real_write = w.Staging.write
 
     def swap_then_write(self, *args):
         if not (out / "spot-eu-west-1").is_symlink():
             os.symlink(elsewhere, out / "spot-eu-west-1")
         return real_write(self, *args)
 
-    monkeypatch.setattr(w._Staging, "write", swap_then_write)
+    monkeypatch.setattr(w.Staging, "write", swap_then_write)
     with pytest.raises(OutputError, match="spot-eu-west-1.*render again"):
         towergen.render([SPOT], out)
     assert list(elsewhere.iterdir()) == []
@@ -334,7 +334,7 @@ KILL_DURING_MOVES = """
 import os, signal, sys
 sys.path.insert(0, {root!r})
 import towergen
-from towergen import write
+from towergen.output import writer as write
 real = os.replace
 def replace(*args, **kwargs):
     real(*args, **kwargs)
@@ -387,7 +387,7 @@ def test_interrupt_before_the_moves_exits_130_nothing_written(tmp_path, monkeypa
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(w._Staging, "write", interrupted)
+    monkeypatch.setattr(w.Staging, "write", interrupted)
     result = runner.invoke(app, ["render", str(SPOT), "-o", str(out)])
     assert result.exit_code == 130
     assert result.stderr == "towergen: interrupted; nothing was written\n"
@@ -418,13 +418,13 @@ def test_a_file_deleted_by_someone_else_meanwhile(tmp_path, monkeypatch):
     path = spec(tmp_path, minimal("switch"))
     towergen.render([path], out)
     path.write_text(minimal("switch", "mode: manual\nmanual:\n  head_queue: h\n  compute_queue: c\n"))
-    real_write = w._Staging.write
+    real_write = w.Staging.write
 
     def delete_then_write(self, *args):
         (out / "switch" / "user-data.tftpl").unlink(missing_ok=True)
         return real_write(self, *args)
 
-    monkeypatch.setattr(w._Staging, "write", delete_then_write)
+    monkeypatch.setattr(w.Staging, "write", delete_then_write)
     result = towergen.render([path], out)
     assert ("delete", "switch/user-data.tftpl") in {(c.action, c.path) for c in result.changes}
 
@@ -535,7 +535,8 @@ import signal, sys, time
 # an ignored signal stays ignored in every child.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {root!r})
-from towergen import build, write
+from towergen.output import staging
+from towergen.renderer import many as build
 slow = {slow!r}
 if slow == "render":
     real_render = build._load_render_check
@@ -544,11 +545,11 @@ if slow == "render":
         return real_render(path)
     build._load_render_check = render_slowly
 else:
-    real_write = write._Staging.write
+    real_write = staging.Staging.write
     def write_slowly(self, *args):
         time.sleep(0.01)
         return real_write(self, *args)
-    write._Staging.write = write_slowly
+    staging.Staging.write = write_slowly
 from towergen.cli import main
 print("go", flush=True)
 sys.argv = ["towergen", "render", *{specs!r}, "-o", {out!r}, "-q"]

@@ -1,4 +1,4 @@
-"""The towergen command line: thin commands over the library API.
+"""The towergen command line: thin commands over the library API (``towergen/api.py``).
 
 Exit codes (every command):
   0   success (``plan``: no changes; ``smoke``: every phase passed; ``render --check``: the
@@ -7,8 +7,10 @@ Exit codes (every command):
       ``render --check``: the output folder differs from what the files render
   2   ``plan`` only: the plan has changes (as ``terraform plan -detailed-exitcode``)
   64  the command line itself is wrong (unknown option, missing argument)
-  130 interrupted (Ctrl-C); the message says whether the output folder was left part old,
-      part new
+  130 interrupted (Ctrl-C); the message says what state things were left in
+
+Errors and interrupts are turned into messages and exit codes in one place
+(``report_errors``), for every command.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from pathlib import Path
-from typing import Annotated, Any
 from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import enum
 
 import typer
 from typer.core import TyperGroup
@@ -32,6 +36,8 @@ EXIT_CHANGES = 2
 EXIT_USAGE = 64
 EXIT_INTERRUPTED = 130
 
+T = TypeVar("T")
+
 
 class _Group(TyperGroup):
     """Click's usage errors exit with 2, which ``plan`` uses for "changes": map them to 64."""
@@ -42,7 +48,7 @@ class _Group(TyperGroup):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except typer.Abort:
-            click_echo_err("Aborted.")
+            _err("Aborted.")
             sys.exit(EXIT_ERROR)
         except Exception as exc:
             # Click's exceptions (vendored by recent Typer, so matched by shape, not by class)
@@ -60,7 +66,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 
@@ -83,44 +89,74 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-click_echo_err = _err
+# The targets each command accepts (towergen.run.targets: each target's ``commands``; a test
+# keeps the two equal without importing the run side here).
+_TARGETS = {
+    # what each command accepts (towergen.run.targets: each target's ``commands``)
+    "plan": ("local", "localstack", "aws"),
+    "apply": ("local", "localstack", "aws"),
+    "destroy": ("localstack", "aws"),
+    "smoke": ("local", "localstack"),
+}
+
+# What an interrupt (Ctrl-C) leaves, by command, when towergen itself has nothing more precise
+# to say (the writer says when the output folder is part old, part new).
+_INTERRUPTED = {
+    "render": "interrupted; nothing was written",
+    "validate": "interrupted; nothing was written",
+}
+_INTERRUPTED_TERRAFORM = (
+    "interrupted; Terraform was stopped too (it finishes the call under way): run the command again to "
+    "see what is left"
+)
+
+
+def report_errors(run: Callable[[], T], *, interrupted: str = "interrupted") -> T:
+    """Run ``run``; turn towergen's errors and Ctrl-C into messages on stderr and exit codes
+    (``typer.Exit``), never a traceback."""
+    try:
+        return run()
+    except SpecError as exc:
+        for problem in exc.problems:
+            _err(f"error: {problem}")
+        files = len({p.file for p in exc.problems})
+        count = len(exc.problems)
+        _err(
+            f"towergen: {count} problem{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}; "
+            "nothing was written"
+        )
+        raise typer.Exit(EXIT_ERROR) from None
+    except Interrupted as exc:
+        _err(f"towergen: {exc}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt:
+        _err(f"towergen: {interrupted}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except TowergenError as exc:
+        _err(f"towergen: {exc}")
+        raise typer.Exit(exc.exit_code) from None
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn towergen's errors into messages on stderr and exit codes; never a traceback."""
+    """``report_errors`` around a command."""
+
+    interrupted = _INTERRUPTED.get(command.__name__, _INTERRUPTED_TERRAFORM if command.__name__ in _TARGETS else "interrupted")
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except SpecError as exc:
-            for problem in exc.problems:
-                _err(f"error: {problem}")
-            files = len({p.file for p in exc.problems})
-            count = len(exc.problems)
-            _err(
-                f"towergen: {count} problem{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}; "
-                "nothing was written"
-            )
-            raise typer.Exit(EXIT_ERROR) from None
-        except Interrupted as exc:
-            _err(f"towergen: {exc}")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except TowergenError as exc:
-            _err(f"towergen: {exc}")
-            raise typer.Exit(exc.exit_code) from None
+        return report_errors(lambda: command(*args, **kwargs), interrupted=interrupted)
 
     return wrapper
 
 
-def _warn(warnings: list) -> None:
+def _warn(warnings: list[Any]) -> None:
     for warning in warnings:
         _err(f"warning: {warning}")
 
 
 FilesArg = Annotated[
     list[Path],
-    typer.Argument(metavar="FILE", help="Environment files (YAML, format version 1).", show_default=False),
+    typer.Argument(metavar="FILE...", help="Environment files (YAML, format version 1).", show_default=False),
 ]
 
 
@@ -142,13 +178,9 @@ def render(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line.")] = False,
 ) -> None:
     """Render environment files into Terraform (writes nothing unless every file is valid)."""
-    from . import render as render_api
+    from . import api
 
-    try:
-        result = render_api(files, out, check=check, prune=prune)
-    except KeyboardInterrupt:
-        _err("towergen: interrupted; nothing was written")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    result = api.render(files, out, check=check, prune=prune)
     _warn(result.warnings)
     counts: dict[str, int] = {}
     for change in result.changes:
@@ -180,12 +212,11 @@ _WOULD = {"create": "create", "overwrite": "change", "delete": "delete"}
 @reports_errors
 def validate(files: FilesArg) -> None:
     """Check environment files and render them in memory, writing nothing."""
-    from . import check
+    from . import api
+    from .spec.reader import display_name
 
-    rendered, warnings = check(files)
+    _, warnings = api.check(files)
     _warn(warnings)
-    from .yamlsafe import display_name
-
     for path in files:
         typer.echo(f"ok  {display_name(path)}")
 
@@ -197,13 +228,39 @@ def changed(
     out: Annotated[str, typer.Option("-o", "--out", metavar="DIR", help="The output folder holding towergen-manifest.json.")] = "infra",
 ) -> None:
     """Print the environments whose rendered output changed since a git revision, one per line."""
-    from . import changed as changed_api
+    from . import api
 
-    result = changed_api(since, out)
+    result = api.changed(since, out)
     for name in result.removed:
         _err(f"note: {name} was removed from {out} since {since} (not printed)")
     for name in result.changed:
         typer.echo(name)
+
+
+# --- commands that run Terraform -------------------------------------------------------------------
+
+_TARGET_HELP = {"local": "the embedded moto emulator", "localstack": "LocalStack", "aws": "your AWS account"}
+
+
+def _target_choice(command: str) -> type[enum.Enum]:
+    """The targets ``command`` accepts, as the choices of its --target option."""
+    return enum.Enum(f"{command.title()}Target", {c: c for c in _TARGETS[command]}, type=str)  # type: ignore[return-value]
+
+
+def _target_option(command: str, *, required: bool = False) -> Any:
+    described = "; ".join(f"{c}: {_TARGET_HELP[c]}" for c in _TARGETS[command])
+    left_out = [t for t in _TARGET_HELP if t not in _TARGETS[command]]
+    if command == "destroy":
+        described += "; not local: the embedded emulator keeps nothing between runs"
+    elif left_out:
+        described += f"; not {', '.join(left_out)}"
+    return typer.Option("--target", "-t", help=f"Where to run ({described}).", show_default=not required)
+
+
+PlanTarget = _target_choice("plan")
+ApplyTarget = _target_choice("apply")
+DestroyTarget = _target_choice("destroy")
+SmokeTarget = _target_choice("smoke")
 
 
 SourcesArg = Annotated[
@@ -214,35 +271,26 @@ SourceArg = Annotated[
     Path,
     typer.Argument(metavar="FILE", help="An environment file, or a folder towergen rendered (OUT/<name>).", show_default=False),
 ]
-TargetOpt = Annotated[
-    str,
-    typer.Option("--target", "-t", help="local (embedded moto emulator), localstack, or aws."),
-]
 EndpointOpt = Annotated[
     str | None,
-    typer.Option("--endpoint", help="LocalStack's URL (default: from LOCALSTACK_HOST / AWS_ENDPOINT_URL, else http://localhost:4566)."),
+    typer.Option("--endpoint", metavar="URL", help="LocalStack's URL (default: from LOCALSTACK_HOST / AWS_ENDPOINT_URL, else http://localhost:4566)."),
 ]
 MirrorOpt = Annotated[
     Path | None,
-    typer.Option("--plugin-mirror", envvar="TOWERGEN_PLUGIN_MIRROR", help="A provider mirror folder for terraform init -plugin-dir (offline machines)."),
+    typer.Option("--plugin-mirror", metavar="DIR", envvar="TOWERGEN_PLUGIN_MIRROR", help="A provider mirror folder for terraform init -plugin-dir (offline machines)."),
 ]
 OutOpt = Annotated[
     Path | None,
-    typer.Option("-o", "--out", help="aws target only: where to render an environment file (default: infra)."),
+    typer.Option("-o", "--out", metavar="DIR", help="aws target only: where to render an environment file (default: infra)."),
 ]
 JobsOpt = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, max=64, help="With several FILEs: how many run at once (default: the cores, at most 4)."),
+    typer.Option("--jobs", "-j", metavar="N", min=1, max=64, help="With several FILEs: how many run at once, 1 to 64 (default: the cores, at most 4)."),
 ]
 ReportOpt = Annotated[
     Path | None,
-    typer.Option("--json-report", help="Also write the result as JSON to this file (for CI)."),
+    typer.Option("--json-report", metavar="PATH", help="Also write the result as JSON to this file (for CI)."),
 ]
-
-
-def _check_target(target: str, allowed: tuple[str, ...]) -> None:
-    if target not in allowed:
-        raise typer.BadParameter(f"expected one of {', '.join(allowed)}, found {target!r}", param_hint="--target")
 
 
 def _write_report(path: Path | None, data: Any) -> None:
@@ -253,71 +301,71 @@ def _write_report(path: Path | None, data: Any) -> None:
             raise TowergenError(f"cannot write the JSON report {path}: {exc.strerror or exc}") from None
 
 
-def _fleet(command: str, sources: list[Path], target: str, endpoint, plugin_mirror, out, jobs, report) -> None:
+def _fleet(command: str, sources: list[Path], target: str, endpoint: str | None, plugin_mirror: Path | None,
+           out: Path | None, jobs: int | None, report: Path | None) -> None:
     """Several environments: each in a child process, side by side, then one summary table."""
-    from .fleet import fleet_exit_code, run_fleet
+    from .fleet import Request, fleet_exit_code, run_fleet
 
-    options = ["--target", target]
-    if endpoint:
-        options += ["--endpoint", endpoint]
-    if plugin_mirror:
-        options += ["--plugin-mirror", str(plugin_mirror)]
-    if out:
-        options += ["-o", str(out)]
-    results = run_fleet(command, [str(s) for s in sources], options, typer.echo, jobs=jobs)
+    requests = [
+        Request(command, str(s), target, endpoint, str(plugin_mirror) if plugin_mirror else None, str(out) if out else None)
+        for s in sources
+    ]
+    results = run_fleet(requests, typer.echo, jobs=jobs)
     _write_report(report, [{"source": r.source, "exit_code": r.exit_code, **r.report} for r in results])
     raise typer.Exit(fleet_exit_code(command, results))
 
 
-def _terraform_command(command: str, sources: list[Path], target: str, endpoint, plugin_mirror, out,
-                       jobs=None, report=None) -> None:
-    import towergen
-    from .targets import TARGETS
+def _terraform_command(command: str, sources: list[Path], target: str, endpoint: str | None,
+                       plugin_mirror: Path | None, out: Path | None, jobs: int | None = None,
+                       report: Path | None = None) -> None:
+    from . import api
 
-    _check_target(target, TARGETS)
     if len(sources) > 1:
         _fleet(command, sources, target, endpoint, plugin_mirror, out, jobs, report)
-    library = {"plan": towergen.plan, "apply": towergen.apply, "destroy": towergen.destroy}[command]
-    outcome = library(sources[0], target=target, echo=typer.echo, out=out, endpoint=endpoint, plugin_mirror=plugin_mirror)
+    outcome = api.terraform(command, sources[0], target=target, echo=typer.echo, out=out, endpoint=endpoint,
+                            plugin_mirror=plugin_mirror)
     _write_report(report, outcome.as_report())
     raise typer.Exit(outcome.exit_code if outcome.ok else EXIT_ERROR)
 
 
 @app.command()
 @reports_errors
-def plan(sources: SourcesArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
-         plugin_mirror: MirrorOpt = None, out: OutOpt = None, jobs: JobsOpt = None, json_report: ReportOpt = None) -> None:
+def plan(sources: SourcesArg, target: Annotated[PlanTarget, _target_option("plan")] = PlanTarget("local"),
+         endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, out: OutOpt = None, jobs: JobsOpt = None,
+         json_report: ReportOpt = None) -> None:
     """Run terraform plan for environments. Exit 0: no changes, 2: changes (in any), 1: error (in any)."""
-    _terraform_command("plan", sources, target, endpoint, plugin_mirror, out, jobs, json_report)
+    _terraform_command("plan", sources, target.value, endpoint, plugin_mirror, out, jobs, json_report)
 
 
 @app.command()
 @reports_errors
-def apply(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
-          plugin_mirror: MirrorOpt = None, out: OutOpt = None, json_report: ReportOpt = None) -> None:
+def apply(source: SourceArg, target: Annotated[ApplyTarget, _target_option("apply")] = ApplyTarget("local"),
+          endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, out: OutOpt = None,
+          json_report: ReportOpt = None) -> None:
     """Run terraform apply for an environment, with live progress."""
-    _terraform_command("apply", [source], target, endpoint, plugin_mirror, out, report=json_report)
+    _terraform_command("apply", [source], target.value, endpoint, plugin_mirror, out, report=json_report)
 
 
 @app.command()
 @reports_errors
-def destroy(source: SourceArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
-            plugin_mirror: MirrorOpt = None, out: OutOpt = None, json_report: ReportOpt = None) -> None:
+def destroy(source: SourceArg, target: Annotated[DestroyTarget, _target_option("destroy", required=True)],
+            endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, out: OutOpt = None,
+            json_report: ReportOpt = None) -> None:
     """Run terraform destroy for an environment, with live progress."""
-    _terraform_command("destroy", [source], target, endpoint, plugin_mirror, out, report=json_report)
+    _terraform_command("destroy", [source], target.value, endpoint, plugin_mirror, out, report=json_report)
 
 
 @app.command()
 @reports_errors
-def smoke(sources: SourcesArg, target: TargetOpt = "local", endpoint: EndpointOpt = None,
-          plugin_mirror: MirrorOpt = None, jobs: JobsOpt = None, json_report: ReportOpt = None) -> None:
+def smoke(sources: SourcesArg, target: Annotated[SmokeTarget, _target_option("smoke")] = SmokeTarget("local"),
+          endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, jobs: JobsOpt = None,
+          json_report: ReportOpt = None) -> None:
     """On an emulator: apply, check the AWS objects, re-plan (no drift), destroy, check nothing is left."""
-    import towergen
+    from . import api
 
-    _check_target(target, ("local", "localstack"))
     if len(sources) > 1:
-        _fleet("smoke", sources, target, endpoint, plugin_mirror, None, jobs, json_report)
-    report = towergen.smoke(sources[0], target=target, echo=typer.echo, endpoint=endpoint, plugin_mirror=plugin_mirror)
+        _fleet("smoke", sources, target.value, endpoint, plugin_mirror, None, jobs, json_report)
+    report = api.smoke(sources[0], target=target.value, echo=typer.echo, endpoint=endpoint, plugin_mirror=plugin_mirror)
     _write_report(json_report, report.as_report())
     raise typer.Exit(EXIT_OK if report.ok else EXIT_ERROR)
 
@@ -328,13 +376,35 @@ def schema(
 ) -> None:
     """Print the JSON Schema of the environment file (for editors), or its key reference."""
     if markdown:
-        from .reference import markdown as reference
+        from .spec.reference import markdown as reference
 
         typer.echo(reference(), nl=False)
         return
-    from .loader import file_schema
+    from .spec.schema import file_schema
 
     typer.echo(json.dumps(file_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command("fleet-child", hidden=True)
+def fleet_child(report_path: Annotated[Path, typer.Argument(metavar="PATH")]) -> None:
+    """One environment of a fleet run (a Request as JSON on standard input; see towergen.fleet)."""
+    from . import api
+    from .fleet import Request
+
+    def run() -> int:
+        request = Request.from_json(sys.stdin.read())
+        if request.command == "smoke":
+            report = api.smoke(request.source, target=request.target, echo=typer.echo, endpoint=request.endpoint,
+                               plugin_mirror=request.plugin_mirror)
+            data, code = report.as_report(), EXIT_OK if report.ok else EXIT_ERROR
+        else:
+            outcome = api.terraform(request.command, request.source, target=request.target, echo=typer.echo,
+                                    out=request.out, endpoint=request.endpoint, plugin_mirror=request.plugin_mirror)
+            data, code = outcome.as_report(), outcome.exit_code if outcome.ok else EXIT_ERROR
+        _write_report(report_path, data)
+        return code
+
+    raise typer.Exit(report_errors(run, interrupted=_INTERRUPTED_TERRAFORM))
 
 
 def main() -> None:

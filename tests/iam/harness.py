@@ -17,9 +17,10 @@ from urllib.parse import unquote
 
 import yaml
 
-from towergen.model import Environment
-from towergen.resolved import resolve
-from towergen.regions import REGIONS
+from towergen.spec.model import Environment
+from towergen.decide.resolved import resolve
+from towergen.spec.model import bucket_of
+from towergen.spec.regions import REGIONS
 
 HERE = Path(__file__).resolve().parent
 CATALOGUE = HERE / "catalogue.yaml"
@@ -40,8 +41,9 @@ def load_catalogue() -> dict[str, Any]:
 def buckets(env: Environment) -> list[tuple[str, bool]]:
     """(bucket, read_only) as the environment grants them: the work bucket first, read-write."""
     out: list[tuple[str, bool]] = []
-    if env.work_bucket:
-        out.append((env.work_bucket, False))
+    work_bucket = bucket_of(env.work_dir)
+    if work_bucket:
+        out.append((work_bucket, False))
     for item in env.storage.allowed_buckets:
         if item.name not in {b for b, _ in out}:
             out.append((item.name, item.access == "read"))
@@ -55,12 +57,14 @@ def features(env: Environment) -> set[str]:
     managed = env.credentials.aws_managed_policies
     if managed is None:
         managed = env.mode == "manual"
-    managed = managed and env.user_policy == "launch"
+    # the test's own reading of the documented default, not towergen's
+    user_policy = env.credentials.policy or ("forge" if env.mode == "forge" else "launch")
+    managed = managed and user_policy == "launch"
     f = {
         env.mode,
         "ebs_autoscale" if auto else "no_ebs_autoscale",
         "managed" if managed else "no_managed",
-        f"{env.user_policy}_policy",
+        f"{user_policy}_policy",
         env.credentials.type,
     }
     if forge and env.compute.provisioning == "spot":

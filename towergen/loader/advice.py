@@ -1,0 +1,59 @@
+"""Warnings for a valid environment file: what towergen decided that its author may not expect.
+
+They read the resolved environment (``towergen.decide``), so that a warning says what the output
+really does, and are placed at the key that caused them. A warning never changes the output or
+the exit code.
+"""
+
+from __future__ import annotations
+
+from ..decide.resolved import Resolved
+from ..decide.scratch import NVME_DEFAULT_FAMILIES, has_nvidia_gpu, has_nvme
+from ..errors import Problem
+from ..spec.reader import Loc
+from .source import Source
+
+
+def check(r: Resolved, src: Source) -> list[Problem]:
+    warnings: list[Problem] = []
+
+    def warn(loc: Loc, message: str) -> None:
+        warnings.append(src.problem(loc, message))
+
+    env = r.env
+    storage = env.storage
+    lifecycle = storage.lifecycle
+    if r.create_bucket and r.lifecycle_prefix == "" and (lifecycle.expire_days or 0) > 0:
+        shared = [i for i, b in enumerate(storage.allowed_buckets) if b.name == r.work_bucket and b.access == "read-write"]
+        if shared:
+            warn(("storage", "allowed_buckets", shared[0]), f"the lifecycle rule deletes every object in {r.work_bucket} after {lifecycle.expire_days} days, and this entry lists the same bucket for pipelines to write to: results written there expire too (give the work files a prefix, or set storage.lifecycle.prefix)")
+    if r.work_on_fsx:
+        if r.nextflow_work_dir is None:
+            warn(("work_dir",), "an FSx work_dir works only through the platform: plain Nextflow's awsbatch executor needs an S3 work directory, and no read-write allowed bucket was given for nextflow.config to use (it says so in a comment)")
+        else:
+            warn(("work_dir",), f"an FSx work_dir works only through the platform: for plain Nextflow, nextflow.config puts the work files in {r.nextflow_work_dir}, in the first read-write allowed bucket, which has no lifecycle rule (list a scratch bucket first, or delete the work files yourself)")
+    p = r.scratch
+    if p is None:  # manual mode: the instances are not towergen's
+        return warnings
+    c = env.compute
+    if c.min_cpus > 0:
+        warn(("compute", "min_cpus"), f"min_cpus is {c.min_cpus}: instances stay running (and cost money) even with no pipeline to run")
+    if r.allocation_strategy == "BEST_FIT":
+        warn(("compute", "allocation_strategy"), "BEST_FIT compute environments cannot be updated in place: any later change replaces them (BEST_FIT_PROGRESSIVE can be updated)")
+    if p.autoscale_ignored:
+        replaced = f" (instance types {', '.join(p.instance_types)} in place of optimal)" if p.types_replaced == "nvme" else ""
+        warn(("compute", "ebs_autoscale"), f"ignored with fusion: true: Fusion keeps its cache at {p.fusion_cache_path} on {'NVMe instance storage' if p.nvme else 'the boot disk'}{replaced}; Fusion would fill an autoscaled volume up to its maximum, and Seqera calls the two incompatible (remove ebs_autoscale)")
+    elif p.autoscale:
+        warn(("compute", "ebs_autoscale"), "EBS autoscale is legacy: the platform deprecated it and refuses it for new environments; towergen installs a pinned amazon-ebs-autoscale that works with IMDSv2, but Fusion with NVMe storage (fusion: true) or the boot disk is the supported choice")
+    if p.fusion and not p.nvme:
+        missing = ", ".join(t for t in p.instance_types if not has_nvme(t))
+        warn(("compute", "instance_types"), f"{missing}: no NVMe instance storage known to towergen, so Fusion's cache is on the boot disk ({p.boot_disk_gib} GiB gp3 at {p.boot_disk_throughput} MB/s) and nvnmeStorageEnabled is false (NVMe families such as {', '.join(NVME_DEFAULT_FAMILIES)} are faster)")
+    without_gpu = [t for t in p.instance_types if not has_nvidia_gpu(t)]
+    if c.gpu and c.ami_id is None and without_gpu:
+        warn(("compute", "instance_types"), f"gpu is true but {', '.join(without_gpu)} {'has' if len(without_gpu) == 1 else 'have'} no NVIDIA GPU: those instances get the GPU AMI, and GPU jobs never run on them (list NVIDIA families such as g5, g6 or p4d)")
+    hosts = r.download_hosts
+    if hosts and c.network.subnet_ids:
+        warn(("compute", "network", "subnet_ids"), f"instances download from {', '.join(hosts)} while they boot: in a subnet without a NAT gateway that step fails and each instance shuts down (fusion: true downloads nothing at boot; compute.aws_cli can name a mirror; see docs/boot.md)")
+    if c.aws_cli is not None and r.fusion:
+        warn(("compute", "aws_cli"), "ignored with fusion: true: tasks reach S3 through Fusion, not the AWS CLI")
+    return warnings

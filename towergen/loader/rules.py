@@ -1,0 +1,208 @@
+"""Rules that relate several keys of an environment file: the combinations towergen (or AWS)
+refuses. What deserves a warning in a valid file is ``advice.py``.
+
+Each rule names the keys it reads (dotted paths), so that it is not applied to a key the user
+got wrong in the first place: that key's own error is reported instead, and every other rule
+still runs, so that one pass reports every problem in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ..decide.resolved import (
+    FSX_THROUGHPUT, FUSION_ROOT, iam_user_name, is_spot, state_region, user_policy, work_bucket, work_on_fsx,
+)
+from ..decide.resolved import under as _under
+from ..errors import Problem
+from ..spec.describe import describe
+from ..spec.model import ROLE_ARN_RE, Environment
+from ..spec.reader import Loc
+from ..spec.regions import REGIONS
+from .source import Source
+
+Finding = tuple[frozenset[Loc], Problem]
+Error = Callable[..., None]
+
+# IAM limits a user name to 64 characters (CreateUser, UserName).
+IAM_USER_NAME_MAX = 64
+
+
+def paths(reads: str) -> frozenset[Loc]:
+    """The key paths a rule reads, from their dotted names."""
+    return frozenset(tuple(p.split(".")) for p in reads.split())
+
+
+def check(env: Environment, src: Source) -> list[Finding]:
+    """The cross-key errors of a field-valid environment (or of the best-effort model of one)."""
+    errors: list[Finding] = []
+
+    def error(reads: str, loc: Loc, message: str, at: Loc | None = None) -> None:
+        errors.append((paths(reads), src.problem(loc, message, at=at)))
+
+    # --- mode --------------------------------------------------------------------------------
+    if env.mode == "manual":
+        if env.manual is None:
+            error("mode manual", ("manual",), "expected head_queue and compute_queue for mode: manual, found nothing", at=("mode",))
+        if src.has("compute"):
+            error("mode", ("compute",), "expected no compute section in mode: manual (the queues exist already), found one")
+    elif src.has("manual"):
+        error("mode", ("manual",), "expected no manual section in mode: forge (set mode: manual to use existing queues), found one")
+
+    # --- work_dir, FSx and the bucket ----------------------------------------------------------
+    fsx = env.fsx
+    if work_on_fsx(env):
+        if fsx is None:
+            error("work_dir fsx", ("work_dir",), f"expected an s3:// work_dir, or an fsx section whose mount_path contains this path, found {describe(env.work_dir)} without fsx")
+        elif not _under(env.work_dir, fsx.mount_path):
+            error("work_dir fsx.mount_path", ("work_dir",), f"expected a path under fsx.mount_path ({fsx.mount_path}), found {describe(env.work_dir)}")
+        if src.has("storage", "create_bucket") and env.storage.create_bucket:
+            error("work_dir storage.create_bucket", ("storage", "create_bucket"), "expected no work bucket with an FSx work_dir (there is nothing to create), found create_bucket: true")
+        if src.has("storage", "lifecycle"):
+            error("work_dir storage.lifecycle", ("storage", "lifecycle"), "expected no lifecycle rule with an FSx work_dir (there is no work bucket), found one")
+    elif not env.storage.create_bucket and src.has("storage", "lifecycle"):
+        error("work_dir storage.create_bucket storage.lifecycle", ("storage", "lifecycle"), "expected no lifecycle rule on a bucket towergen does not create (create_bucket: false): it would replace the bucket's own rules; found one")
+
+    if fsx is not None:
+        if env.mode == "manual":
+            for key in ("create", "dns_name", "mount_name"):
+                if src.has("fsx", key):
+                    error("mode", ("fsx", key), "expected only fsx.mount_path in mode: manual (the existing compute environment mounts the file system), found " + key)
+        else:
+            if fsx.create is not None and (fsx.dns_name or fsx.mount_name):
+                error("mode fsx", ("fsx", "create"), "expected either create or dns_name + mount_name, found both")
+            elif fsx.create is None and not (fsx.dns_name and fsx.mount_name):
+                missing = "mount_name" if fsx.dns_name else "dns_name" if fsx.mount_name else "create, or dns_name + mount_name"
+                error("mode fsx", ("fsx",), f"expected create, or dns_name and mount_name of an existing file system; {missing} is missing")
+            if fsx.dns_name and f".fsx.{env.region}." not in fsx.dns_name:
+                error("region fsx.dns_name", ("fsx", "dns_name"), f"expected a file system in {env.region} (the environment's region), found {describe(fsx.dns_name)}")
+        if fsx.create is not None:
+            _check_fsx_create(env, error)
+        if env.mode == "forge":
+            c = env.compute
+            if c.ebs_autoscale.enabled:
+                auto = c.ebs_autoscale.mount_path
+                if _under(auto, fsx.mount_path) or _under(fsx.mount_path, auto):
+                    error("mode fsx.mount_path compute.ebs_autoscale", ("fsx", "mount_path"), f"expected a mount path apart from compute.ebs_autoscale.mount_path ({auto}), found {describe(fsx.mount_path)}")
+            if c.fusion and (_under(fsx.mount_path, FUSION_ROOT) or _under(FUSION_ROOT, fsx.mount_path)):
+                error("mode fsx.mount_path compute.fusion", ("fsx", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(fsx.mount_path)}")
+
+    # --- lists without repeats (reported at the repeat) --------------------------------------------
+    _no_repeats(src, error, ("storage", "allowed_buckets"), [b.name for b in env.storage.allowed_buckets])
+    if env.mode == "forge":
+        c = env.compute
+        _no_repeats(src, error, ("compute", "instance_types"), list(c.instance_types))
+        _no_repeats(src, error, ("compute", "network", "subnet_ids"), list(c.network.subnet_ids))
+        _no_repeats(src, error, ("compute", "network", "security_group_ids"), list(c.network.security_group_ids))
+
+    # --- buckets -------------------------------------------------------------------------------
+    for i, item in enumerate(env.storage.allowed_buckets):
+        if work_bucket(env) and item.name == work_bucket(env) and item.access == "read":
+            error("work_dir storage.allowed_buckets", ("storage", "allowed_buckets", i), "expected read-write access for the work_dir bucket (it is always added read-write), found access: read")
+
+    # --- IAM -------------------------------------------------------------------------------------
+    if env.mode == "manual" and env.credentials.policy == "forge":
+        error("mode credentials.policy", ("credentials", "policy"), "expected launch in mode: manual (there are no environment resources to manage), found \"forge\"")
+    if len(iam_user_name(env)) > IAM_USER_NAME_MAX:
+        room = IAM_USER_NAME_MAX - len(env.name) - 1
+        error("name credentials.user_name", ("credentials", "user_name"), f"expected at most {room} characters (the IAM user {env.name}-USER_NAME is limited to {IAM_USER_NAME_MAX}), found {len(env.credentials.user_name)} characters")
+
+    # --- compute -------------------------------------------------------------------------------
+    if env.mode == "forge":
+        c = env.compute
+        spot = is_spot(env)
+        if c.min_cpus > c.max_cpus:
+            error("mode compute.min_cpus compute.max_cpus", ("compute", "min_cpus"), f"expected at most max_cpus ({c.max_cpus}), found {c.min_cpus}")
+        if not spot and src.has("compute", "cost_percentage"):
+            error("mode compute.provisioning compute.cost_percentage", ("compute", "cost_percentage"), "expected no cost_percentage with provisioning: on-demand (it caps spot prices), found one")
+        if not spot and c.allocation_strategy and c.allocation_strategy.startswith("SPOT_"):
+            error("mode compute.provisioning compute.allocation_strategy", ("compute", "allocation_strategy"), f"expected BEST_FIT or BEST_FIT_PROGRESSIVE with provisioning: on-demand, found {describe(c.allocation_strategy)}")
+        if not spot and src.has("compute", "head_queue"):
+            error("mode compute.provisioning compute.head_queue", ("compute", "head_queue"), "expected no head_queue with provisioning: on-demand (the head job shares the on-demand compute environment), found one")
+        auto = c.ebs_autoscale
+        if auto.enabled and auto.initial_size_gib > auto.max_size_gib:
+            error("mode compute.ebs_autoscale", ("compute", "ebs_autoscale", "initial_size_gib"), f"expected at most max_size_gib ({auto.max_size_gib}), found {auto.initial_size_gib}")
+        if auto.enabled and c.fusion and (_under(auto.mount_path, FUSION_ROOT) or _under(FUSION_ROOT, auto.mount_path)):
+            error("mode compute.ebs_autoscale compute.fusion", ("compute", "ebs_autoscale", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(auto.mount_path)}")
+        if c.fusion and work_on_fsx(env):
+            error("mode compute.fusion work_dir", ("compute", "fusion"), "expected an s3:// work_dir with fusion: true (Fusion is a file system over S3), found an FSx work_dir")
+
+    _check_credentials(env, src, error)
+    _check_storage(env, error)
+    _check_accounts(env, error)
+    return errors
+
+
+def _check_credentials(env: Environment, src: Source, error: Error) -> None:
+    """The platform's credentials: a role needs its trust; a user's keys do not apply to a role."""
+    cred = env.credentials
+    if cred.type == "role":
+        if cred.role is None:
+            error("credentials.type credentials.role", ("credentials",), "expected credentials.role (trusted_principal_arn, external_id) with type: role, found none", at=("credentials", "type"))
+        for key in ("create_user", "user_name"):
+            if src.has("credentials", key):
+                error("credentials.type", ("credentials", key), f"expected no {key} with type: role (the platform assumes a role; there is no user), found one")
+    elif cred.role is not None:
+        error("credentials.type credentials.role", ("credentials", "role"), "expected no role with type: user (set type: role to let the platform assume a role), found one")
+    if cred.aws_managed_policies and user_policy(env) != "launch":
+        error("mode credentials.policy credentials.aws_managed_policies", ("credentials", "aws_managed_policies"), "expected aws_managed_policies only with the launch policy (they are the platform's documented launch setup), found true")
+
+
+def _check_accounts(env: Environment, error: Error) -> None:
+    """The account, the role and the state fit together (the partition follows the region)."""
+    partition = REGIONS[env.region]
+    if env.assume_role is not None:
+        role_partition, role_account = re.match(ROLE_ARN_RE, env.assume_role.role_arn).groups()
+        if role_partition != partition:
+            error("region assume_role.role_arn", ("assume_role", "role_arn"), f"expected a role in the {partition} partition (region {env.region}), found one in {role_partition}")
+        elif env.account_id is not None and role_account != env.account_id:
+            error("account_id assume_role.role_arn", ("assume_role", "role_arn"), f"expected a role in account {env.account_id} (account_id: Terraform refuses to work in any other), found one in {role_account}")
+    backend = env.backend
+    if backend is not None and backend.kms_key_id is not None:
+        region = state_region(env)
+        assert region is not None
+        kms_partition, kms_region = backend.kms_key_id.split(":")[1], backend.kms_key_id.split(":")[3]
+        if (kms_partition, kms_region) != (REGIONS[region], region):
+            error("region backend.region backend.kms_key_id", ("backend", "kms_key_id"), f"expected a KMS key in {region} (the state bucket's region), found one in {kms_region}")
+
+
+def _check_storage(env: Environment, error: Error) -> None:
+    """What destroy may delete."""
+    storage = env.storage
+    if storage.force_destroy and not (work_bucket(env) and storage.create_bucket):
+        error("work_dir storage.create_bucket storage.force_destroy", ("storage", "force_destroy"), "expected force_destroy only on a work bucket towergen creates (it lets destroy delete its objects), found force_destroy: true")
+
+
+def _no_repeats(src: Source, error: Error, loc: Loc, values: list[str]) -> None:
+    first: dict[str, int] = {}
+    reads = ".".join(loc)
+    for i, value in enumerate(values):
+        if value in first:
+            line = src.position(loc + (first[value],), key=False)[0]
+            error(reads, loc + (i,), f"expected each item once, found {describe(value)} again (first at line {line})")
+        else:
+            first[value] = i
+
+
+def _check_fsx_create(env: Environment, error: Error) -> None:
+    assert env.fsx is not None and env.fsx.create is not None
+    create = env.fsx.create
+    size = create.storage_gib
+    kind = create.deployment_type
+    if kind == "SCRATCH_1":
+        ok = size in (1200, 2400) or size % 3600 == 0
+        rule = "1200, 2400 or a multiple of 3600 for SCRATCH_1"
+    else:
+        ok = size == 1200 or size % 2400 == 0
+        rule = f"1200 or a multiple of 2400 for {kind}"
+    if not ok:
+        error("fsx.create", ("fsx", "create", "storage_gib"), f"expected {rule}, found {size}")
+    throughput = create.per_unit_storage_throughput
+    allowed = FSX_THROUGHPUT.get(kind)
+    if throughput is not None:
+        if allowed is None:
+            error("fsx.create", ("fsx", "create", "per_unit_storage_throughput"), f"expected no per_unit_storage_throughput for {kind} (PERSISTENT types only), found {throughput}")
+        elif throughput not in allowed:
+            error("fsx.create", ("fsx", "create", "per_unit_storage_throughput"), f"expected one of {', '.join(map(str, allowed))} for {kind}, found {throughput}")
+

@@ -1,0 +1,45 @@
+"""Jinja environments that only print values already escaped for their output language.
+
+Each environment's ``finalize`` hook refuses any printed value that does not carry the marker
+type of its language (``Hcl``, ``Groovy``, ``ShTpl``) or is a ``Comment``. A raw string from the
+YAML file therefore cannot reach an output file, whatever a template does.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import jinja2
+
+from ..errors import RenderError
+from .escape import Comment, Groovy, Hcl, ShTpl
+from ..paths import templates_dir
+
+_MARKERS = {"hcl": Hcl, "groovy": Groovy, "shell": ShTpl}
+
+
+@cache
+def environment(language: str) -> jinja2.Environment:
+    marker = _MARKERS[language]
+
+    def finalize(value: object) -> object:
+        if isinstance(value, (marker, Comment)):
+            return value
+        raise RenderError(
+            f"a {language} template tried to print {type(value).__name__} {value!r}: "
+            "values must come through towergen.escape"
+        )
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        finalize=finalize,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_template(language: str, template: str, /, **values: object) -> str:
+    return environment(language).get_template(template).render(**values)

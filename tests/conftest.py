@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-from contextlib import contextmanager
-
+import email
 import os
 import shutil
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 import towergen
 import towergen.api
-from towergen.spec.model import bucket_of
 from towergen.run.terraform import Terraform
+from towergen.spec.model import bucket_of
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -116,3 +116,38 @@ def emulator_for(ws):
 def run(source, command: str, target: str, echo, *, endpoint: str | None = None, out=None):
     """``towergen COMMAND SOURCE --target TARGET`` through the library API."""
     return towergen.api.terraform(command, source, target=target, echo=echo, endpoint=endpoint, out=out)
+
+
+# --- user-data as an instance gets it (an oracle independent of towergen's own grammar) ----------
+
+SAMPLE_FSX = {"fsx_dns_name": "fs-0123456789abcdef0.fsx.eu-central-1.amazonaws.com", "fsx_mount_name": "abcdefgh"}
+
+
+def user_data(tftpl: str, variables: dict[str, str] | None = None) -> str:
+    """What the launch template holds once Terraform's templatefile has filled the template in:
+    $${ and %%{ become ${ and %{, and each ${var} its value (build.check_template allows no other
+    sequence, so this is the whole of templatefile's work here)."""
+    variables = variables or {}
+    out, i = [], 0
+    while i < len(tftpl):
+        if tftpl.startswith(("$${", "%%{"), i):
+            out.append(tftpl[i + 1 : i + 3])
+            i += 3
+        elif tftpl.startswith("${", i):
+            end = tftpl.index("}", i)
+            out.append(variables[tftpl[i + 2 : end]])
+            i = end + 1
+        else:
+            out.append(tftpl[i])
+            i += 1
+    return "".join(out)
+
+
+def parts(text: str) -> list[tuple[str, str, str]]:
+    """(file name, content type, script) of each part, as Python's email package reads them."""
+    message = email.message_from_string(text)
+    assert message.is_multipart() and message.get_content_type() == "multipart/mixed"
+    return [
+        (p.get_filename(), p.get_content_type(), p.get_payload(decode=True).decode("ascii"))
+        for p in message.get_payload()
+    ]

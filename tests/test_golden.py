@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import towergen
 from conftest import EXAMPLES, GOLDEN
+
+import towergen
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -17,9 +17,8 @@ from urllib.parse import unquote
 
 import yaml
 
-from towergen.spec.model import Environment
 from towergen.decide.resolved import resolve
-from towergen.spec.model import bucket_of
+from towergen.spec.model import Environment, bucket_of
 from towergen.spec.regions import REGIONS
 
 HERE = Path(__file__).resolve().parent

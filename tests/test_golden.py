@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import EXAMPLES, GOLDEN
-
 import towergen
+from conftest import EXAMPLES, GOLDEN
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -26,7 +26,10 @@ __version__ = "0.1.0"
 _API = ("load", "check", "render", "changed", "plan", "apply", "destroy", "smoke", "RenderResult")
 _ERRORS = ("Problem", "SpecError", "OutputError", "TowergenError")
 
-__all__ = ["__version__", *_API, *_ERRORS, "Changed", "MANIFEST"]
+__all__ = [
+    "MANIFEST", "Changed", "OutputError", "Problem", "RenderResult", "SpecError", "TowergenError", "__version__",
+    "apply", "changed", "check", "destroy", "load", "plan", "render", "smoke",
+]
 
 if TYPE_CHECKING:
     from .api import RenderResult, apply, changed, check, destroy, load, plan, render, smoke

@@ -15,14 +15,13 @@ Errors and interrupts are turned into messages and exit codes in one place
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
-
-import enum
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
 
 import typer
 from typer.core import TyperGroup
@@ -42,19 +41,22 @@ T = TypeVar("T")
 class _Group(TyperGroup):
     """Click's usage errors exit with 2, which ``plan`` uses for "changes": map them to 64."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        standalone = kwargs.pop("standalone_mode", True)
+        kwargs["standalone_mode"] = False
+        if not standalone:
+            return super().main(*args, **kwargs)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*args, **kwargs)
         except typer.Abort:
             _err("Aborted.")
             sys.exit(EXIT_ERROR)
         except Exception as exc:
             # Click's exceptions (vendored by recent Typer, so matched by shape, not by class)
-            if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exit_code = getattr(exc, "exit_code", None)
+            if hasattr(exc, "show") and isinstance(exit_code, int):
                 exc.show()
-                sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+                sys.exit(EXIT_USAGE if exit_code == 2 else exit_code)
             raise
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
@@ -257,15 +259,22 @@ def _target_option(command: str, *, required: bool = False) -> Any:
     return typer.Option("--target", "-t", help=f"Where to run ({described}).", show_default=not required)
 
 
-PlanTarget = _target_choice("plan")
-ApplyTarget = _target_choice("apply")
-DestroyTarget = _target_choice("destroy")
-SmokeTarget = _target_choice("smoke")
+if TYPE_CHECKING:  # made at run time from _TARGETS
+    PlanTarget: TypeAlias = enum.Enum
+    ApplyTarget: TypeAlias = enum.Enum
+    DestroyTarget: TypeAlias = enum.Enum
+    SmokeTarget: TypeAlias = enum.Enum
+else:
+    PlanTarget = _target_choice("plan")
+    ApplyTarget = _target_choice("apply")
+    DestroyTarget = _target_choice("destroy")
+    SmokeTarget = _target_choice("smoke")
 
 
 SourcesArg = Annotated[
     list[Path],
-    typer.Argument(metavar="FILE...", help="Environment files, or folders towergen rendered (OUT/<name>); several run side by side.", show_default=False),
+    typer.Argument(metavar="FILE...", show_default=False,
+                   help="Environment files, or folders towergen rendered (OUT/<name>); several run side by side."),
 ]
 SourceArg = Annotated[
     Path,
@@ -277,7 +286,8 @@ EndpointOpt = Annotated[
 ]
 MirrorOpt = Annotated[
     Path | None,
-    typer.Option("--plugin-mirror", metavar="DIR", envvar="TOWERGEN_PLUGIN_MIRROR", help="A provider mirror folder for terraform init -plugin-dir (offline machines)."),
+    typer.Option("--plugin-mirror", metavar="DIR", envvar="TOWERGEN_PLUGIN_MIRROR",
+                 help="A provider mirror folder for terraform init -plugin-dir (offline machines)."),
 ]
 OutOpt = Annotated[
     Path | None,
@@ -285,7 +295,8 @@ OutOpt = Annotated[
 ]
 JobsOpt = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", metavar="N", min=1, max=64, help="With several FILEs: how many run at once, 1 to 64 (default: the cores, at most 4)."),
+    typer.Option("--jobs", "-j", metavar="N", min=1, max=64,
+                 help="With several FILEs: how many run at once, 1 to 64 (default: the cores, at most 4)."),
 ]
 ReportOpt = Annotated[
     Path | None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import example
 from typer.testing import CliRunner
 
 import towergen
+from conftest import example
 from towergen.cli import EXIT_ERROR, EXIT_USAGE, app
 
 runner = CliRunner()

@@ -61,7 +61,7 @@ def test_aws_cli_bundle_is_pinned_by_the_user(tmp_path):
     extra = VARIANTS["bundle"]
     _, folder = render_one(tmp_path, extra)
     assert "cliPath = '/home/ec2-user/miniconda/bin/aws'" in (folder / "nextflow.config").read_text()
-    script = dict((n, s) for n, _, s in parts(user_data((folder / "user-data.tftpl").read_text())))["30-aws-cli.sh"]
+    script = {n: s for n, _, s in parts(user_data((folder / "user-data.tftpl").read_text()))}["30-aws-cli.sh"]
     assert "fetch https://mirror.example.org/miniconda-awscli.tar.gz " + "ab" * 32 in script
     assert "tar -xzf" in script and "awscli.amazonaws.com" not in script
 

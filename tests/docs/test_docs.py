@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
 from typer.testing import CliRunner
 
+from conftest import ROOT
 from towergen.cli import app
 from towergen.spec.reference import markdown, rows, splice
 

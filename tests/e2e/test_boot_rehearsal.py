@@ -27,9 +27,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, SAMPLE_FSX, parts, user_data
 
 import towergen
+from conftest import EXAMPLES, SAMPLE_FSX, parts, user_data
 
 pytestmark = pytest.mark.rehearsal
 

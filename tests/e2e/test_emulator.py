@@ -8,13 +8,13 @@ pytest-xdist; `pytest -m "not emulator"` leaves them out.
 from __future__ import annotations
 
 import pytest
-from conftest import example, make_manual_prerequisites, run
 from typer.testing import CliRunner
 
+import towergen
+from conftest import example, make_manual_prerequisites, run
 from towergen.cli import app
 from towergen.loader.validate import load_file
 from towergen.run.emulator import MotoServer
-from towergen.smoketest.phases import smoke
 
 pytestmark = [pytest.mark.emulator, pytest.mark.terraform]
 
@@ -31,7 +31,7 @@ def test_smoke_seed_spot_example_through_the_cli():
 
 def test_smoke_fsx_example():
     lines: list[str] = []
-    report = smoke(example("fsx"), lines.append)
+    report = towergen.smoke(example("fsx"), echo=lines.append)
     assert report.ok, "\n".join(lines)
     assert [p.name for p in report.phases] == ["render", "init", "apply", "check", "re-plan", "destroy", "verify"]
     assert any("aws_fsx_lustre_file_system.this" in line and "created" in line for line in lines)
@@ -39,7 +39,7 @@ def test_smoke_fsx_example():
 
 def test_smoke_dispose_false_refuses_destroy():
     lines: list[str] = []
-    report = smoke(example("gpu-on-demand"), lines.append)
+    report = towergen.smoke(example("gpu-on-demand"), echo=lines.append)
     assert report.ok, "\n".join(lines)
     protect = next(p for p in report.phases if p.name == "protect")
     assert protect.ok and "refused" in protect.detail

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import EXAMPLES, copy_tree, make_manual_prerequisites
 
 import towergen
+from conftest import EXAMPLES, copy_tree, make_manual_prerequisites
 from towergen.run.emulator import (
     OVERRIDE_FILE,
     MotoServer,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import hcl2
 import pytest
-from conftest import emulator_for, run, workspace
 
 import towergen
+from conftest import emulator_for, run, workspace
 from towergen.errors import OutputError, SpecError
 from towergen.renderer.escape import hcl_unquote
 from towergen.renderer.files import BACKEND_FILE, OWNER_MARK
@@ -346,7 +346,7 @@ def test_dynamodb_lock_and_kms_key_on_moto(terraform, tmp_path, monkeypatch):
     import boto3
 
     _offline(monkeypatch)
-    aws = dict(region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s")
+    aws = {"region_name": "eu-west-1", "aws_access_key_id": "k", "aws_secret_access_key": "s"}
     with MotoServer() as moto:
         s3 = boto3.client("s3", endpoint_url=moto.endpoint, **aws)
         s3.create_bucket(Bucket="towergen-state-test", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})

@@ -18,14 +18,14 @@ import pytest
 import towergen
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "iam"))
-import harness  # noqa: E402
-from conftest import EXAMPLES, ROOT  # noqa: E402
+import harness
+from conftest import EXAMPLES, ROOT
 
 CONFIG = ROOT / ".checkov.yaml"
 
 
 def test_every_checkov_skip_has_a_reason():
-    lines = [l for l in CONFIG.read_text(encoding="utf-8").splitlines() if re.match(r"\s*- CKV", l)]
+    lines = [line for line in CONFIG.read_text(encoding="utf-8").splitlines() if re.match(r"\s*- CKV", line)]
     assert lines, "no skip list found"
     for line in lines:
         m = re.match(r"\s*- (CKV2?_[A-Z0-9]+_\d+)\s+# reason: (.+)", line)

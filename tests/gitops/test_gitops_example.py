@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from towergen.paths import MODULES
 
 GITOPS = ROOT / "examples" / "gitops"

@@ -282,7 +282,7 @@ def problems(rows: list[Row], actors: dict[str, Actor], action_facts: dict) -> l
             out.append(f"{row.id}: the simulator refused the request: {row.errors}")
             continue
         if row.expect == "allow" and not row.allowed:
-            denied = [f"{p.action} {p.resource}" for p, r in zip(row.parts, row.results) if r != "Allowed"]
+            denied = [f"{p.action} {p.resource}" for p, r in zip(row.parts, row.results, strict=False) if r != "Allowed"]
             out.append(f"{row.id} ({row.actor}): MISSING, denied: {'; '.join(denied)}")
         elif row.expect == "deny" and row.allowed:
             out.append(f"{row.id} ({row.actor}): OVER-BROAD, allowed: {'; '.join(p.action + ' ' + p.resource for p in row.parts)}")

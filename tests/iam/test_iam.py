@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import emulator_for, workspace
 
 import towergen
+from conftest import emulator_for, workspace
 from towergen import SpecError, load
 from towergen.run.runner import terraform_init
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import harness  # noqa: E402
-from conftest import EXAMPLES  # noqa: E402
+import harness
+from conftest import EXAMPLES
 
 NODE_MODULES = harness.HERE / "node_modules" / "@cloud-copilot" / "iam-simulate"
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from regenerate import BAD, bad_messages
 
+from regenerate import BAD, bad_messages
 from towergen.errors import SpecError
 from towergen.loader import advice, rules
 from towergen.loader.source import Source

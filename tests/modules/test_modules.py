@@ -6,8 +6,8 @@ import re
 
 import hcl2
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from towergen.renderer.escape import hcl_unquote
 
 MODULE_FILES = {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"}

@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import example
 from typer.testing import CliRunner
 
 import towergen
+from conftest import example
 from towergen.cli import EXIT_ERROR, app
 
 runner = CliRunner()

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import example
 
 import towergen
+from conftest import example
 from towergen.errors import OutputError, RenderError, SpecError
 
 SPOT = example("spot")

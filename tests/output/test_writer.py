@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import towergen
+from conftest import ROOT, example
 from towergen.cli import EXIT_ERROR, EXIT_INTERRUPTED, app
 from towergen.errors import OutputError, SpecError
 from towergen.output import staging as w
@@ -489,7 +489,7 @@ def test_render_is_all_or_nothing(tmp_path_factory, tags, max_cpus, manual, faul
     out = tmp / "out"
     towergen.render([spec(tmp, minimal("p1"))], out)
     before = snapshot(out)
-    body = "compute:\n  max_cpus: %d\n" % max_cpus
+    body = f"compute:\n  max_cpus: {max_cpus}\n"
     if manual:
         body += "mode: manual\nmanual:\n  head_queue: h\n  compute_queue: c\n"
     if tags:

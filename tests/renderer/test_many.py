@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT
 
+from conftest import EXAMPLES, ROOT
 from towergen.errors import SpecError
 from towergen.renderer import environment as render_env
 from towergen.renderer import many as build

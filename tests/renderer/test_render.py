@@ -7,9 +7,9 @@ from pathlib import Path
 
 import hcl2
 import pytest
-from conftest import EXAMPLES
 
 import towergen
+from conftest import EXAMPLES
 from towergen.errors import RenderError
 from towergen.loader.validate import load_file
 from towergen.paths import MODULES

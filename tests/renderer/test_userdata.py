@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, SAMPLE_FSX, parts, user_data
 
 import towergen
+from conftest import EXAMPLES, SAMPLE_FSX, parts, user_data
 from towergen.decide import artifacts
 
 HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://boot-test-bucket/work\n"
@@ -135,7 +135,7 @@ def test_artifacts_name_immutable_sources():
 
 
 def test_ebs_autoscale_step_sends_imdsv2_and_sets_its_config(rendered):
-    script = dict((n, s) for n, _, s in parts(rendered["gpu-us-west-2"]))["20-ebs-autoscale.sh"]
+    script = {n: s for n, _, s in parts(rendered["gpu-us-west-2"])}["20-ebs-autoscale.sh"]
     assert "--imdsv2" in script and "--file-system lvm.ext4" in script
     assert script.index("export EBS_AUTOSCALE_CONFIG_FILE=/etc/ebs-autoscale.json") < script.index('bash "$src/install.sh"')
     assert 'X-aws-ec2-metadata-token: $token' in script

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import example
 from typer.testing import CliRunner
 
 import towergen
+from conftest import example
 from towergen.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, app
 
 FAKE = Path(__file__).parents[1] / "fake_terraform"

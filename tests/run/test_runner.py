@@ -8,10 +8,10 @@ import stat
 import threading
 
 import pytest
-from conftest import emulator_for, example, workspace
 from typer.testing import CliRunner
 
 import towergen
+from conftest import emulator_for, example, workspace
 from towergen.cli import EXIT_USAGE, app
 from towergen.errors import EmulatorError, TerraformError, TowergenError
 from towergen.run.emulator import OVERRIDE_FILE
@@ -116,7 +116,7 @@ def health_server():
 
 
 def test_localstack_community_is_refused_with_the_reason(health_server):
-    community = {"services": {s: "available" for s in ("s3", "iam", "sts", "ec2", "ssm")} | {"batch": "disabled"}}
+    community = {"services": dict.fromkeys(("s3", "iam", "sts", "ec2", "ssm"), "available") | {"batch": "disabled"}}
     _Health.code, _Health.body = 200, json.dumps(community).encode()
     endpoint = f"http://127.0.0.1:{health_server.server_port}"
     loaded = towergen.load(example("fsx"))

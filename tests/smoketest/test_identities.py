@@ -26,16 +26,16 @@ def platform_trust(principal=PRINCIPAL, external_id="tw-external-1"):
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]}
 
 
-ENV = """version: 1
+ENV = f"""version: 1
 name: acme
 region: eu-west-1
 work_dir: s3://acme-work/run
 account_id: "123456789012"
-compute: {ebs_autoscale: false}
+compute: {{ebs_autoscale: false}}
 credentials:
   type: role
-  role: {trusted_principal_arn: "%s", external_id: tw-external-1}
-""" % PRINCIPAL
+  role: {{trusted_principal_arn: "{PRINCIPAL}", external_id: tw-external-1}}
+"""
 
 
 def build(tmp_path: Path, *, hop_limit=1, platform=None, compute_trust=ECS_TASKS, extra_instance_policy=False, head=True,

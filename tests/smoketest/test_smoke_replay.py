@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import example
 
 import towergen
+from conftest import example
 
 FAKE = Path(__file__).parents[1] / "fake_terraform"
 

@@ -107,7 +107,7 @@ def _in_thread(fn, timeout=10):
     def run():
         try:
             outcome.append(fn())
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        except BaseException as exc:
             outcome.append(exc)
 
     thread = threading.Thread(target=run, daemon=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..spec.model import Environment, bucket_of
+from ..spec.model import Environment, FsxCreate, bucket_of
 from ..spec.regions import REGIONS
 from . import artifacts
 from .boot import BootStep, boot_steps, download_hosts
@@ -150,6 +150,7 @@ class Resolved:
     autoscale: bool  # amazon-ebs-autoscale on every instance
     scratch: ScratchPlan | None  # instance types, scratch and boot disk (forge mode; scratch.py)
     fsx_create: bool  # towergen creates a file system
+    fsx_spec: FsxCreate | None  # what the file system it creates is (fsx.create)
     fsx_mount_path: str | None  # instances mount a file system here (created or existing)
 
     # names (what Terraform creates or reads)
@@ -246,15 +247,16 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
     scratch = scratch_plan(env) if forge else None
     autoscale = scratch is not None and scratch.autoscale
     fsx = env.fsx
-    fsx_create = forge and fsx is not None and fsx.create is not None
+    creating = fsx.create if forge and fsx is not None else None
+    fsx_create = creating is not None
     bucket = work_bucket(env)
     create_bucket = bucket is not None and env.storage.create_bucket
 
-    throughput = None
-    if fsx_create:
-        throughput = fsx.create.per_unit_storage_throughput
+    throughput: int | None = None
+    if creating is not None:
+        throughput = creating.per_unit_storage_throughput
         if throughput is None:
-            throughput = FSX_DEFAULT_THROUGHPUT.get(fsx.create.deployment_type)
+            throughput = FSX_DEFAULT_THROUGHPUT.get(creating.deployment_type)
 
     scratch_path = c.ebs_autoscale.mount_path if autoscale else None
     fusion_cache = scratch.fusion_cache_path if fusion and scratch is not None else None
@@ -263,7 +265,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         volumes.append(fsx.mount_path)
     if fusion:
         volumes.append(f"{fusion_cache}:/tmp")
-    elif autoscale:
+    elif scratch_path is not None:
         volumes.append(scratch_path)
 
     guarded: list[str] = []
@@ -297,6 +299,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         autoscale=autoscale,
         scratch=scratch,
         fsx_create=fsx_create,
+        fsx_spec=creating,
         fsx_mount_path=fsx.mount_path if fsx is not None else None,
         head_queue=head_queue,
         compute_queue=compute_queue,

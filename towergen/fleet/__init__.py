@@ -133,8 +133,8 @@ def _describe(command: str, result: FleetResult) -> str:
 def summary_table(command: str, results: list[FleetResult]) -> list[str]:
     rows = [(r.name, _describe(command, r), f"{r.seconds:.0f} s") for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(("environment", "result", "time"))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(("environment", "result", "time"), widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(("environment", "result", "time"), widths, strict=False)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     return lines
 
 

@@ -70,7 +70,7 @@ def follow_extends(first: Parsed, first_path: str | os.PathLike[str]) -> Source:
     while found is not None:
         value, mark = found
 
-        def refuse(message: str) -> SpecError:
+        def refuse(message: str, mark: Mark = mark) -> SpecError:
             problems = [p for doc in chain for p in doc.problems]
             return SpecError([*problems, Problem(mark.file, mark.line, mark.column, EXTENDS, message)])
 
@@ -134,9 +134,12 @@ def _overlay(base: Parsed, child: Parsed) -> Parsed:
 
     def take(loc: Loc, value: Any) -> None:
         src = child if has(child.data, loc) else base
-        for mine, theirs in ((out.value_marks, src.value_marks), (out.key_marks, src.key_marks), (out.scalar_text, src.scalar_text)):
-            if loc in theirs:
-                mine[loc] = theirs[loc]
+        if loc in src.value_marks:
+            out.value_marks[loc] = src.value_marks[loc]
+        if loc in src.key_marks:
+            out.key_marks[loc] = src.key_marks[loc]
+        if loc in src.scalar_text:
+            out.scalar_text[loc] = src.scalar_text[loc]
         if loc in src.broken:
             out.broken.add(loc)
         if isinstance(value, dict):

@@ -36,7 +36,7 @@ def _section_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _field_at(loc: Loc):
+def _field_at(loc: Loc) -> tuple[type[BaseModel], str] | None:
     """(model, field name) for ``loc``, skipping list indexes; None when it is not a model field."""
     model: type[BaseModel] = Environment
     for i, part in enumerate(loc):
@@ -93,7 +93,8 @@ def _description(loc: Loc) -> str | None:
     if not found:
         return None
     model, name = found
-    return model.model_fields[name].description
+    description: str | None = model.model_fields[name].description
+    return description
 
 
 # --- pydantic errors as problems -------------------------------------------------------------------

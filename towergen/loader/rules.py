@@ -12,7 +12,14 @@ import re
 from collections.abc import Callable
 
 from ..decide.resolved import (
-    FSX_THROUGHPUT, FUSION_ROOT, iam_user_name, is_spot, state_region, user_policy, work_bucket, work_on_fsx,
+    FSX_THROUGHPUT,
+    FUSION_ROOT,
+    iam_user_name,
+    is_spot,
+    state_region,
+    user_policy,
+    work_bucket,
+    work_on_fsx,
 )
 from ..decide.resolved import under as _under
 from ..errors import Problem
@@ -120,11 +127,11 @@ def check(env: Environment, src: Source) -> list[Finding]:
             error("mode compute.provisioning compute.allocation_strategy", ("compute", "allocation_strategy"), f"expected BEST_FIT or BEST_FIT_PROGRESSIVE with provisioning: on-demand, found {describe(c.allocation_strategy)}")
         if not spot and src.has("compute", "head_queue"):
             error("mode compute.provisioning compute.head_queue", ("compute", "head_queue"), "expected no head_queue with provisioning: on-demand (the head job shares the on-demand compute environment), found one")
-        auto = c.ebs_autoscale
-        if auto.enabled and auto.initial_size_gib > auto.max_size_gib:
-            error("mode compute.ebs_autoscale", ("compute", "ebs_autoscale", "initial_size_gib"), f"expected at most max_size_gib ({auto.max_size_gib}), found {auto.initial_size_gib}")
-        if auto.enabled and c.fusion and (_under(auto.mount_path, FUSION_ROOT) or _under(FUSION_ROOT, auto.mount_path)):
-            error("mode compute.ebs_autoscale compute.fusion", ("compute", "ebs_autoscale", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(auto.mount_path)}")
+        scaled = c.ebs_autoscale
+        if scaled.enabled and scaled.initial_size_gib > scaled.max_size_gib:
+            error("mode compute.ebs_autoscale", ("compute", "ebs_autoscale", "initial_size_gib"), f"expected at most max_size_gib ({scaled.max_size_gib}), found {scaled.initial_size_gib}")
+        if scaled.enabled and c.fusion and (_under(scaled.mount_path, FUSION_ROOT) or _under(FUSION_ROOT, scaled.mount_path)):
+            error("mode compute.ebs_autoscale compute.fusion", ("compute", "ebs_autoscale", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(scaled.mount_path)}")
         if c.fusion and work_on_fsx(env):
             error("mode compute.fusion work_dir", ("compute", "fusion"), "expected an s3:// work_dir with fusion: true (Fusion is a file system over S3), found an FSx work_dir")
 
@@ -153,7 +160,9 @@ def _check_accounts(env: Environment, error: Error) -> None:
     """The account, the role and the state fit together (the partition follows the region)."""
     partition = REGIONS[env.region]
     if env.assume_role is not None:
-        role_partition, role_account = re.match(ROLE_ARN_RE, env.assume_role.role_arn).groups()
+        matched = re.match(ROLE_ARN_RE, env.assume_role.role_arn)
+        assert matched is not None  # the model checked the pattern
+        role_partition, role_account = matched.groups()
         if role_partition != partition:
             error("region assume_role.role_arn", ("assume_role", "role_arn"), f"expected a role in the {partition} partition (region {env.region}), found one in {role_partition}")
         elif env.account_id is not None and role_account != env.account_id:

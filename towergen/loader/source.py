@@ -50,9 +50,8 @@ def has(data: Any, path: Loc) -> bool:
     """Whether ``data`` holds a value at ``path``."""
     node = data
     for part in path:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and not isinstance(part, bool) and 0 <= part < len(node):
+        in_list = isinstance(node, list) and isinstance(part, int) and not isinstance(part, bool) and 0 <= part < len(node)
+        if (isinstance(node, dict) and part in node) or in_list:
             node = node[part]
         else:
             return False

@@ -62,7 +62,7 @@ def _validate(source: Source) -> Loaded:
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             if not _touches(frozenset([tuple(err["loc"])]), source.broken):
-                problems.append(problem_from_error(err, source))
+                problems.append(problem_from_error(dict(err), source))
         env, more = _best_effort(source.data, exc)
         broken |= more
     if env is not None:

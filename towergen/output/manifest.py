@@ -30,7 +30,7 @@ def env_digests(names: Iterable[str], files: dict[str, str]) -> dict[str, str]:
     for rel in sorted(files):
         by_folder.setdefault(rel.rpartition("/")[0], []).append(rel)
 
-    def update(h, rel: str) -> None:
+    def update(h: Any, rel: str) -> None:
         data = files[rel].encode("utf-8")
         h.update(f"{rel}\n{len(data)}\n".encode())
         h.update(data)
@@ -59,7 +59,7 @@ def env_digests(names: Iterable[str], files: dict[str, str]) -> dict[str, str]:
     return digests
 
 
-def read_manifest_at(root_fd: int | None, root: Path) -> dict:
+def read_manifest_at(root_fd: int | None, root: Path) -> dict[str, Any]:
     """The manifest of the tree (empty when there is none)."""
     if root_fd is None:
         return {}
@@ -74,9 +74,9 @@ def read_manifest_at(root_fd: int | None, root: Path) -> dict:
     return parse_manifest(data, root / MANIFEST)
 
 
-def parse_manifest(data: bytes, shown: Path | str) -> dict:
+def parse_manifest(data: bytes, shown: Path | str) -> dict[str, Any]:
     try:
-        manifest = json.loads(data)
+        manifest: dict[str, Any] = json.loads(data)
         envs = manifest["environments"]
         if not isinstance(envs, dict) or not all(
             isinstance(v, dict) and isinstance(v.get("source"), str) and isinstance(v.get("sha256"), str) for v in envs.values()

@@ -22,6 +22,6 @@ class Ownership:
 
 
 def ownership(env_names: Iterable[str]) -> Ownership:
-    folders: dict[str, frozenset[str] | None] = {name: ENV_FILES for name in env_names}
+    folders: dict[str, frozenset[str] | None] = dict.fromkeys(env_names, ENV_FILES)
     folders.update({f"modules/{module}": None for module in MODULES})
     return Ownership(folders)

@@ -32,10 +32,19 @@ from pathlib import Path
 
 from ..errors import Interrupted, OutputError, Problem
 from .folders import (
-    FILE_READ, PART_OLD_PART_NEW, Tree, locked, open_root, os_errors, output_path, parts, reason, remove_created,
+    FILE_READ,
+    PART_OLD_PART_NEW,
+    Tree,
+    locked,
+    open_root,
+    os_errors,
+    output_path,
+    parts,
+    reason,
+    remove_created,
 )
-from .ownership import Ownership
 from .manifest import MANIFEST, env_digests, manifest_text, read_manifest_at, source_exists, source_rel
+from .ownership import Ownership
 from .staging import Staging, remove_stale_staging
 
 
@@ -149,7 +158,7 @@ def _plan(tree: Tree, files: dict[str, str], owned: Ownership, pruned: Iterable[
                 f"refusing to overwrite {tree.display(rel)}: it is not towergen's (it does not start with "
                 f"{owned.mark.decode()!r}); move it away, or remove the environment file's backend section"
             )
-        same = None if state == "missing" else _same_content(tree, rel, st, encoded)
+        same = None if st is None else _same_content(tree, rel, st, encoded)
         if same is None:
             changes.append(Change("create", rel))
             data[rel] = encoded

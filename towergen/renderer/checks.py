@@ -33,7 +33,7 @@ def _syntax_check() -> Callable[[str], object]:
         # python-hcl2 appends a newline too: its grammar needs one at the end of a file
         return lambda text: fast.parse(text + "\n")
     except Exception:  # another python-hcl2 or lark than the one this was written for
-        return hcl2.parses_to_tree  # type: ignore[no-any-return]
+        return hcl2.parses_to_tree
 
 
 def check_hcl(path: str, text: str) -> None:

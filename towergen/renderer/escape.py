@@ -13,25 +13,25 @@ import shlex
 from collections.abc import Iterable, Mapping
 
 __all__ = [
+    "Comment",
+    "Groovy",
     "Hcl",
     "Sh",
-    "Groovy",
-    "hcl_string",
-    "hcl_unquote",
-    "hcl_key",
+    "ShTpl",
+    "comment",
+    "groovy",
+    "groovy_string",
     "hcl",
+    "hcl_key",
     "hcl_list",
     "hcl_map",
     "hcl_ref",
-    "tftpl_escape",
+    "hcl_string",
+    "hcl_unquote",
     "sh",
-    "ShTpl",
     "sh_tpl",
+    "tftpl_escape",
     "tpl_var",
-    "groovy_string",
-    "groovy",
-    "Comment",
-    "comment",
 ]
 
 

@@ -119,7 +119,7 @@ def _scan(line: str) -> tuple[int, int | None, bool]:
     As in hclwrite, a line is an attribute line when its first ``=`` (not ``==``, ``=>``,
     ``!=``, ``<=``, ``>=``) is not the first character and the brackets from there on balance.
     """
-    if line.startswith("#") or line.startswith("//"):
+    if line.startswith(("#", "//")):
         return 0, None, True
     net = 0
     eq_pos: int | None = None
@@ -139,10 +139,9 @@ def _scan(line: str) -> tuple[int, int | None, bool]:
             net += 1
         elif ch in _CLOSE:
             net -= 1
-        elif ch == "=" and eq_pos is None and i > 0:
-            if line[i + 1 : i + 2] not in ("=", ">") and line[i - 1] not in "!<>=":
-                eq_pos = i
-                net_at_eq = net
+        elif ch == "=" and eq_pos is None and i > 0 and line[i + 1 : i + 2] not in ("=", ">") and line[i - 1] not in "!<>=":
+            eq_pos = i
+            net_at_eq = net
         i += 1
     if eq_pos is not None and net != net_at_eq:
         eq_pos = None  # the value opens (or closes) a multi-line expression

@@ -12,8 +12,8 @@ from functools import cache
 import jinja2
 
 from ..errors import RenderError
-from .escape import Comment, Groovy, Hcl, ShTpl
 from ..paths import templates_dir
+from .escape import Comment, Groovy, Hcl, ShTpl
 
 _MARKERS = {"hcl": Hcl, "groovy": Groovy, "shell": ShTpl}
 

@@ -14,6 +14,7 @@ from typing import Any
 from ..decide.resolved import GUARD_BUCKET, GUARD_FILE_SYSTEM, UNSCHEDULABLE_JOB_TIMEOUT_SECONDS, Resolved
 from .escape import Hcl, comment, groovy, hcl, hcl_list, hcl_map, hcl_ref
 from .files import USER_DATA_FILE
+
 # The guard's triggers: the Terraform address of each protected resource's id.
 GUARD_REFS = {GUARD_BUCKET: "module.storage.bucket_arn", GUARD_FILE_SYSTEM: "module.fsx.id"}
 
@@ -101,9 +102,9 @@ def storage_values(r: Resolved) -> dict[str, Any] | None:
 
 
 def fsx_values(r: Resolved) -> dict[str, Any] | None:
-    if not r.fsx_create:
+    create = r.fsx_spec
+    if create is None:
         return None
-    create = r.env.fsx.create
     return {
         "storage_gib": hcl(create.storage_gib),
         "deployment_type": hcl(create.deployment_type),

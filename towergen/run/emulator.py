@@ -17,13 +17,13 @@ import socket
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import hcl2
 
-from ..renderer.files import PROVIDERS_TF
-
 from ..errors import EmulatorError
 from ..renderer.escape import hcl
+from ..renderer.files import PROVIDERS_TF
 from ..renderer.hclfmt import format_hcl
 
 # Every AWS service the rendered Terraform talks to (modules/ and the root's data sources).
@@ -126,7 +126,8 @@ def write_override(root: Path, endpoint: str) -> Path:
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class MotoServer:
@@ -139,7 +140,7 @@ class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int | None = None):
         self.host = host
         self.port = port or free_port(host)
-        self._server = None
+        self._server: Any = None  # moto's ThreadedMotoServer, once started
 
     @property
     def endpoint(self) -> str:

@@ -132,7 +132,8 @@ def _patch_launch_templates() -> None:
 
     original = LaunchTemplateBackend.create_launch_template
 
-    def create_launch_template(self: Any, name: str, description: str, template_data: dict, tag_spec: dict) -> Any:
+    def create_launch_template(self: Any, name: str, description: str, template_data: dict[str, Any],
+                               tag_spec: dict[str, Any]) -> Any:
         specs = template_data.get("TagSpecifications")
         if specs:
             template_data["TagSpecifications"] = [s for s in specs if s.get("ResourceType") != "launch-template"]
@@ -162,7 +163,7 @@ def _patch_job_queues() -> None:
         method_name = handler_name(BatchResponse, operation)
         original = getattr(BatchResponse, method_name)
 
-        def handler(self: Any) -> str:
+        def handler(self: Any) -> Any:
             body = original(self)
             actions = self._get_param("jobStateTimeLimitActions")
             if actions is not None:
@@ -183,7 +184,7 @@ def _patch_security_group_rules() -> None:
     def description(self: Any) -> str | None:
         return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
 
-    SecurityGroupRule.description = property(description)
+    SecurityGroupRule.description = property(description)  # type: ignore[assignment]
 
 
 def _patch_batch_service_linked_role() -> None:
@@ -196,7 +197,7 @@ def _patch_batch_service_linked_role() -> None:
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     }
 
-    def service_linked_role(iam: Any) -> str:
+    def service_linked_role(iam: Any) -> Any:
         with lock:
             for role in iam.roles.values():
                 if role.name == "AWSServiceRoleForBatch":

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 Echo = Callable[[str], None]
 
@@ -41,7 +42,7 @@ class Outcome:
         """Success: plan exits 0 (no changes) or 2 (changes); apply and destroy exit 0."""
         return self.exit_code in ((0, 2) if self.command == "plan" else (0,))
 
-    def as_report(self) -> dict:
+    def as_report(self) -> dict[str, Any]:
         """The outcome as data (``--json-report``); outputs are left out: they may be secret."""
         return {
             "environment": self.environment, "command": self.command, "exit_code": self.exit_code,
@@ -71,7 +72,7 @@ class JsonProgress:
         self.last_progress: dict[str, float] = {}
 
     # The payload each event type carries; an event without it is not one Terraform sends.
-    PAYLOAD = {
+    PAYLOAD: ClassVar[dict[str, str]] = {
         "apply_start": "hook", "apply_progress": "hook", "apply_complete": "hook", "apply_errored": "hook",
         "planned_change": "change", "change_summary": "changes", "outputs": "outputs", "diagnostic": "diagnostic",
     }
@@ -82,12 +83,13 @@ class JsonProgress:
         except ValueError:
             event = None
         kind = event.get("type") if isinstance(event, dict) else None
-        payload = event.get(self.PAYLOAD[kind]) if kind in self.PAYLOAD else None
-        if not isinstance(event, dict) or (kind in self.PAYLOAD and not isinstance(payload, dict)):
+        found = event.get(self.PAYLOAD[kind]) if kind in self.PAYLOAD else None
+        if not isinstance(event, dict) or (kind in self.PAYLOAD and not isinstance(found, dict)):
             if line.strip():
                 self.outcome.foreign_lines += 1
                 self.echo(f"  {line}")
             return
+        payload: dict[str, Any] = found if isinstance(found, dict) else {}
         if kind in ("apply_start", "apply_progress", "apply_complete", "apply_errored"):
             self._hook(kind, payload)
         elif kind == "planned_change" and self.outcome.command == "plan":
@@ -112,7 +114,7 @@ class JsonProgress:
                 self.outcome.diagnostics.append(text)
             self.echo(text)
 
-    def _hook(self, kind: str, hook: dict) -> None:
+    def _hook(self, kind: str, hook: dict[str, Any]) -> None:
         addr = _mapping(hook.get("resource")).get("addr", "")
         action = hook.get("action", "")
         doing, done = _VERBS.get(action, (action, action))
@@ -132,7 +134,7 @@ class JsonProgress:
             self.echo(f"  {'FAILED':<10} {addr} ({elapsed} s)")
 
 
-def _mapping(value: object) -> dict:
+def _mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 

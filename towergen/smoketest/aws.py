@@ -144,20 +144,21 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
 
     # --- FSx and the launch template's user-data
     variables: dict[str, str] = {}
-    if r.fsx_create:
+    if r.fsx_spec is not None:
         dns = outputs.get("fsx_dns_name")
         systems = [f for f in client("fsx").describe_file_systems()["FileSystems"] if f.get("DNSName") == dns]
         if checks.expect(f"the file system {dns} exists", len(systems) == 1, len(systems)):
             fs = systems[0]
             checks.expect("the file system is AVAILABLE", fs.get("Lifecycle") == "AVAILABLE", fs.get("Lifecycle"))
-            checks.expect(f"the file system has {env.fsx.create.storage_gib} GiB", fs["StorageCapacity"] == env.fsx.create.storage_gib, fs["StorageCapacity"])
+            checks.expect(f"the file system has {r.fsx_spec.storage_gib} GiB", fs["StorageCapacity"] == r.fsx_spec.storage_gib, fs["StorageCapacity"])
             variables = {"fsx_dns_name": fs["DNSName"], "fsx_mount_name": fs["LustreConfiguration"]["MountName"]}
     if r.forge and work:
         ec2 = client("ec2")
         template_id = (work["computeResources"].get("launchTemplate") or {}).get("launchTemplateId")
         version = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Latest"]) if template_id else None
-        if checks.expect("the work environment has a launch template", bool(version and version["LaunchTemplateVersions"]), template_id):
-            data = version["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        versions = version["LaunchTemplateVersions"] if version else []
+        if checks.expect("the work environment has a launch template", bool(versions), template_id):
+            data = versions[0]["LaunchTemplateData"]
             user_data = base64.b64decode(data.get("UserData", "")).decode("utf-8")
             expected = tftpl_render((ws.root / USER_DATA_FILE).read_text(encoding="utf-8"), variables)
             checks.expect("the launch template's user-data is the rendered user-data", user_data == expected)

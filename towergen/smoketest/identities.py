@@ -33,12 +33,12 @@ def policy_document(document: Any) -> Any:
     return document
 
 
-def _statements(doc: dict) -> list[dict]:
+def _statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
     st = doc.get("Statement", [])
     return st if isinstance(st, list) else [st]
 
 
-def _principals(doc: dict, kind: str) -> list[str]:
+def _principals(doc: dict[str, Any], kind: str) -> list[str]:
     out: list[str] = []
     for st in _statements(doc):
         value = (st.get("Principal") or {}).get(kind, [])
@@ -65,26 +65,28 @@ def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], c
     forge = r.forge
     names = r.roles
     iam = client("iam")
-    roles: dict[str, dict] = {}
+    roles: dict[str, dict[str, Any]] = {}
     for role in iam.list_roles()["Roles"]:
         roles[role["RoleName"]] = role
 
-    def trust(role: str) -> dict:
-        return policy_document(iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"])
+    def trust(role: str) -> dict[str, Any]:
+        doc = policy_document(iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"])
+        return doc if isinstance(doc, dict) else {}
 
     for role in (names["head_job"], names["compute_job"]):
         if checks.expect(f"IAM role {role} exists", role in roles):
             doc = trust(role)
             checks.expect(f"{role} is trusted by ecs-tasks.amazonaws.com only", _principals(doc, "Service") == ["ecs-tasks.amazonaws.com"] and not _principals(doc, "AWS"), doc)
 
-    if env.credentials.type == "role":
+    platform_role = env.credentials.role
+    if env.credentials.type == "role" and platform_role is not None:
         role = names["platform"]
         if checks.expect(f"IAM role {role} exists", role in roles):
             doc = trust(role)
-            principal = env.credentials.role.trusted_principal_arn
+            principal = platform_role.trusted_principal_arn
             checks.expect(f"{role} is trusted by {principal} only", _principals(doc, "AWS") == [principal] and not _principals(doc, "Service"), doc)
             ids = [((st.get("Condition") or {}).get("StringEquals") or {}).get("sts:ExternalId") for st in _statements(doc)]
-            checks.expect(f"{role} requires the External ID", ids and all(i == env.credentials.role.external_id for i in ids), ids)
+            checks.expect(f"{role} requires the External ID", bool(ids) and all(i == platform_role.external_id for i in ids), ids)
         users = [u["UserName"] for u in iam.list_users()["Users"] if u["UserName"].startswith(f"{name}-")]
         checks.expect("no IAM user (and no access key) for role credentials", not users, users)
 
@@ -104,7 +106,7 @@ def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], c
             checks.expect(f"{role} has {'one inline policy (EBS autoscale)' if wanted else 'no inline policy'}", len(inline) == wanted, inline)
 
     # The platform's compute environment: from the file (account_id) or from Terraform's output.
-    platform: dict = {}
+    platform: dict[str, Any] = {}
     path = root / PLATFORM_JSON
     if path.is_file():
         platform = json.loads(path.read_text(encoding="utf-8"))

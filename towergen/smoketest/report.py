@@ -31,7 +31,7 @@ class SmokeReport:
     def seconds(self) -> float:
         return sum(p.seconds for p in self.phases)
 
-    def as_report(self) -> dict:
+    def as_report(self) -> dict[str, Any]:
         """The report as data (``--json-report``)."""
         return {
             "environment": self.environment, "command": "smoke", "target": self.target, "ok": self.ok,

@@ -25,7 +25,7 @@ def expected(description: str) -> PydanticCustomError:
     return PydanticCustomError("expected", "{expected}", {"expected": description})
 
 
-def _pattern(regex: str, description: str):
+def _pattern(regex: str, description: str) -> AfterValidator:
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
@@ -228,7 +228,7 @@ IamName = Annotated[
 ]
 
 
-def _id(prefix: str, what: str):
+def _id(prefix: str, what: str) -> AfterValidator:
     return _pattern(prefix + r"-[0-9a-f]{8,17}", f"{what} id such as {prefix}-0123456789abcdef0")
 
 
@@ -384,7 +384,9 @@ class AllowedBucket(Section):
 
     @property
     def name(self) -> str:
-        return bucket_of(self.bucket)
+        name = bucket_of(self.bucket)
+        assert name is not None  # the field is an s3:// URL
+        return name
 
 
 AllowedBucketItem = Annotated[

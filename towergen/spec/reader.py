@@ -25,6 +25,7 @@ import os
 import re
 import stat
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -244,7 +245,7 @@ def text_problems(text: str, file: str) -> list[Problem]:
 
 
 class _Node:
-    __slots__ = ("kind", "tag", "value", "mark", "plain")
+    __slots__ = ("kind", "mark", "plain", "tag", "value")
 
     def __init__(self, kind: str, tag: str, value: Any, mark: Mark, plain: bool = False):
         self.kind = kind  # "scalar" | "seq" | "map"
@@ -274,14 +275,15 @@ def _resolve(value: str) -> str:
 _LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
 
 
-def _events(text: str):
-    return yaml.parse(text, Loader=yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader)
+def _events(text: str) -> Iterator[Any]:
+    events: Iterator[Any] = yaml.parse(text, Loader=yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader)
+    return events
 
 
-def _compose(events, file: str) -> _Node | None:
+def _compose(events: Iterable[Any], file: str) -> _Node | None:
     """The single document of an event stream as nodes (aliases shared), at most MAX_DEPTH deep."""
 
-    def mark(event) -> Mark:
+    def mark(event: Any) -> Mark:
         return Mark(event.start_mark.line + 1, event.start_mark.column + 1, file)
 
     anchors: dict[str, _Node] = {}
@@ -306,7 +308,7 @@ def _compose(events, file: str) -> _Node | None:
         else:
             pending.append(node)
 
-    def collection_tag(event, default: str) -> str:
+    def collection_tag(event: Any, default: str) -> str:
         return default if event.tag in (None, "!") else event.tag
 
     for event in events:
@@ -404,8 +406,9 @@ def _line_start(text: str, line: int) -> int:
     return pos
 
 
-def _pure_events(text: str):
-    return yaml.parse(text, Loader=yaml.SafeLoader)
+def _pure_events(text: str) -> Iterator[Any]:
+    events: Iterator[Any] = yaml.parse(text, Loader=yaml.SafeLoader)
+    return events
 
 
 # --- nodes into values -----------------------------------------------------------------------------
@@ -472,8 +475,8 @@ class _Walker:
         except ValueError as exc:
             self.problem(node.mark, path, f"expected a readable key, {exc}")
             return False, None
-        if isinstance(key, str) and _CONTROL_IN_VALUE_RE.search(key):
-            bad = _CONTROL_IN_VALUE_RE.search(key)
+        bad = _CONTROL_IN_VALUE_RE.search(key) if isinstance(key, str) else None
+        if bad is not None:
             self.problem(node.mark, path, f"expected a key without control characters, found {_control_name(bad.group())}")
             return False, None
         if key is None:
@@ -519,15 +522,16 @@ class _Walker:
                     result[key] = value
                     taken.add(key)
             n = len(path)
-            for mine, theirs in zip(saved[:3], sub[:3]):
+            for mine, theirs in ((saved[0], sub[0]), (saved[1], sub[1])):
                 mine.update((loc, v) for loc, v in theirs.items() if len(loc) > n and loc[n] in taken)
+            saved[2].update((loc, v) for loc, v in sub[2].items() if len(loc) > n and loc[n] in taken)
             parsed.broken.update(loc for loc in sub[3] if len(loc) > n and loc[n] in taken)
         return result
 
 
 def scalar(tag: str, text: str) -> Any:
     """The value of a scalar with a resolved tag; ValueError says why it is refused."""
-    if tag == STR or tag == MERGE:  # "<<" merges only as a key: elsewhere it is text
+    if tag in (STR, MERGE):  # "<<" merges only as a key: elsewhere it is text
         return text
     if tag == NULL:
         if not _NULL_RE.fullmatch(text):

@@ -12,6 +12,7 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from .model import Environment
@@ -58,11 +59,11 @@ def _type(annotation: Any) -> str:
     return {str: "string", int: "whole number", bool: "true/false"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
-def _default(field) -> str:
+def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "**required**"
     if field.default_factory is not None:
-        value = field.default_factory()
+        value = field.default_factory()  # type: ignore[call-arg]  # towergen's factories take no argument
         if isinstance(value, BaseModel):
             return "(section)"
         return f"`{json.dumps(value)}`"

@@ -16,8 +16,8 @@ the copy.
 
 from __future__ import annotations
 
-from .base import COMMANDS, Target, cache_dir
 from .aws import Aws
+from .base import COMMANDS, Target, cache_dir
 from .local import Local
 from .localstack import LocalStack
 

@@ -21,7 +21,7 @@ class Aws(Target):
     emulator = False
 
     @contextmanager
-    def workspace(self, subject: Subject) -> Iterator[Workspace]:  # type: ignore[override]
+    def workspace(self, subject: Subject) -> Iterator[Workspace]:
         if subject.rendered is None:
             raise TowergenError(f"{subject.name}: --target aws runs a rendered folder (render it first)")
         yield Workspace(subject.name, subject.rendered / subject.name, self, subject.loaded)

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -44,7 +44,7 @@ class Target(ABC):
             raise TowergenError(f"{why} (--target {self.name} runs {allowed})")
 
     @abstractmethod
-    def workspace(self, subject: Subject) -> contextmanager[Workspace]:  # type: ignore[valid-type]
+    def workspace(self, subject: Subject) -> AbstractContextManager[Workspace]:
         """Prepare the folder Terraform runs in (removed afterwards when it is temporary)."""
 
     @contextmanager
@@ -52,7 +52,7 @@ class Target(ABC):
         """While Terraform runs: an emulator started and its override written, or nothing."""
         yield
 
-    def check_services(self, ws: Workspace, command: str) -> None:
+    def check_services(self, ws: Workspace, command: str) -> None:  # noqa: B027 - most targets have every service
         """Stop, with an explanation, when the target lacks a service the run needs."""
 
     @abstractmethod
@@ -67,7 +67,7 @@ class Target(ABC):
         """Changes to the environment Terraform runs with on this target (None: removed)."""
         if not self.emulator:
             return {}
-        return {**{k: None for k in EMULATOR_ENV_REMOVE}, "AWS_EC2_METADATA_DISABLED": "true"}
+        return {**dict.fromkeys(EMULATOR_ENV_REMOVE), "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 class EmulatorTarget(Target):
@@ -76,7 +76,7 @@ class EmulatorTarget(Target):
     emulator = True
 
     @contextmanager
-    def workspace(self, subject: Subject) -> Iterator[Workspace]:  # type: ignore[override]
+    def workspace(self, subject: Subject) -> Iterator[Workspace]:
         tmp = Path(tempfile.mkdtemp(prefix=f"towergen-{self.name}-{subject.name}-"))
         try:
             if subject.rendered is None:

@@ -1,0 +1,35 @@
+"""The code's own gates, in the default tier: ruff, mypy (strict, with pydantic's plugin) and the
+import-linter contracts that keep the stages' imports pointing one way (pyproject.toml)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    path = BIN / tool
+    assert path.exists(), f"{tool} is part of the test extras: pip install -e '.[test]'"
+    return subprocess.run([str(path), *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_ruff():
+    done = _run("ruff", "check", "--no-cache", "towergen", "tests", "bench", "tools")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_strict():
+    done = _run("mypy")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Success: no issues found" in done.stdout
+
+
+def test_import_layers():
+    done = _run("lint-imports")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout

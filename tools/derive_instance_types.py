@@ -9,12 +9,12 @@ moto's maintainers refresh ``moto/ec2/resources/instance_types.json`` (AWS Descr
 merged over every region their account reaches) and ``instance_type_offerings/region/*.json``
 (DescribeInstanceTypeOfferings per region) about once a month, so each moto release carries a
 machine-readable snapshot of what AWS listed. This script keeps the few facts towergen asks about
-and writes them to ``towergen/data/ec2-instance-types.json``: one line per family, sizes sorted
+and writes them to ``towergen/spec/ec2-instance-types.json``: one line per family, sizes sorted
 by vCPUs, memory and name, every list sorted, so that the file is the same bytes for the same moto
 data and a moto upgrade shows as a readable diff.
 
 The only input besides moto's files is the ``generated`` date (today unless ``--date`` is given).
-``tests/test_instance_catalogue.py`` compares the committed file with this script's output from
+``tests/spec/test_instances.py`` compares the committed file with this script's output from
 the installed moto, ignoring that date and the moto version (see ``comparable`` below).
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "towergen" / "data" / "ec2-instance-types.json"
+OUTPUT = ROOT / "towergen" / "spec" / "ec2-instance-types.json"
 
 TYPES_FILE = "ec2/resources/instance_types.json"
 OFFERINGS_DIR = "ec2/resources/instance_type_offerings/region"

@@ -45,7 +45,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 REPOSITORY = "seqeralabs/terraform-provider-seqera"
 MODULE = "github.com/seqeralabs/terraform-provider-seqera/"
@@ -328,7 +328,7 @@ def render(e: Any) -> str:
 
 
 class Parser:
-    BINARY = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "|": 4, "^": 4, "*": 5, "/": 5, "%": 5, "<<": 5, ">>": 5, "&": 5}
+    BINARY: ClassVar[dict[str, int]] = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "|": 4, "^": 4, "*": 5, "/": 5, "%": 5, "<<": 5, ">>": 5, "&": 5}
 
     def __init__(self, toks: list[Tok], i: int = 0):
         self.toks = toks
@@ -357,10 +357,7 @@ class Parser:
                 return left
             self.i += 1
             right = self.expr(self.BINARY[t.text] + 1)
-            if t.text == "+" and isinstance(left, Str) and isinstance(right, Str):
-                left = Str(left.value + right.value)
-            else:
-                left = Bin(t.text, left, right)
+            left = Str(left.value + right.value) if t.text == "+" and isinstance(left, Str) and isinstance(right, Str) else Bin(t.text, left, right)
 
     def unary(self) -> Any:
         t = self.peek()
@@ -411,7 +408,7 @@ class Parser:
             self.i += 1
             base = self.expr()
             self.expect(")")
-        elif t.kind == "op" and t.text == "[" or (t.kind == "ident" and t.text == "map"):
+        elif (t.kind == "op" and t.text == "[") or (t.kind == "ident" and t.text == "map"):
             typ = self.type_text()
             if not self.is_op("{"):
                 raise DeriveError(f"expected a composite literal after {typ} at offset {t.pos}")
@@ -724,7 +721,7 @@ def plan_modifier_facts(mods: list[str], where: str) -> dict[str, Any]:
             raise DeriveError(f"unknown replace modifier {replace[0]}")
     # Speakeasy's SuppressDiff: an unknown plan value takes the state's (UseStateForUnknown);
     # for an Optional+Computed argument, removing it from the configuration keeps the old value.
-    if any(m.endswith(".SuppressDiff") or m.endswith(".UseStateForUnknown") for m in mods):
+    if any(m.endswith((".SuppressDiff", ".UseStateForUnknown")) for m in mods):
         out["keeps_state_when_unknown"] = True
     return out
 
@@ -938,7 +935,7 @@ def custom_validator_facts(repo: Repo, directory: str, func: str) -> dict[str, A
         params = impl[0].param_names(inner)
         if len(params) != len(args):
             raise DeriveError(f"{gf.path}: {inner} takes {params}, given {len(args)} arguments")
-        facts["args"] = dict(zip(params, args))
+        facts["args"] = dict(zip(params, args, strict=False))
         facts.update(_validator_type_facts(impl[0], _returned_type(impl[0], inner)))
         facts["file"] = gf.path
         facts["rule_file"] = impl[0].path
@@ -1132,7 +1129,7 @@ def api_names(repo: Repo, ts: TypeSource, attrs: dict[str, dict]) -> dict[str, s
             attrs[child]["api_name"] = sdk_fields[go_name]
             walk(go_type, child)
 
-    for go_name, go_type, tagtext in fields_:
+    for _go_name, go_type, tagtext in fields_:
         tf_name = tag(tagtext, "tfsdk")
         if tf_name and "tfTypes." in go_type:
             walk(go_type, tf_name)

@@ -29,10 +29,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import hcl2
 from hcl2.utils import SerializationOptions
@@ -316,7 +317,7 @@ class Checker:
                 elif source is None or source is MISSING:
                     self.report("terraform", "required_providers.seqera.source", f"missing: without it Terraform looks for hashicorp/seqera; write {wanted!r}")
                 self.check_provider_version(spec.get("version", MISSING))
-        rv = value_of(body.get("required_version", None))
+        rv = value_of(body.get("required_version"))
         if isinstance(rv, str) and self.write_only_used:
             below = (WRITE_ONLY_SINCE[0], WRITE_ONLY_SINCE[1] - 1, 99)
             if admits(rv, below):
@@ -369,7 +370,7 @@ class Checker:
         elif isinstance(ident, Unknown) and (jm := re.fullmatch(r"\$\{jsonencode\((\{.*\})\)\}", ident.expr, re.S)):
             try:
                 parsed = value_of(hcl2.loads(f"x = {jm.group(1)}\n", serialization_options=_OPTIONS)["x"])
-            except Exception:  # noqa: BLE001 - python-hcl2 raises several types; unknown then
+            except Exception:
                 parsed = None
             if isinstance(parsed, dict) and is_known(parsed):
                 fields = parsed

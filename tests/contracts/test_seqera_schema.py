@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import seqera_schema as ss
 
 ROOT = Path(__file__).resolve().parents[2]

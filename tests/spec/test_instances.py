@@ -1,4 +1,4 @@
-"""The EC2 instance type catalogue (towergen/data/ec2-instance-types.json) and its lookups.
+"""The EC2 instance type catalogue (towergen/spec/ec2-instance-types.json) and its lookups.
 
 The catalogue is derived from moto's instance type data by tools/derive_instance_types.py; the
 last tests check that the committed file is what the script makes from the installed moto, so a
@@ -15,10 +15,10 @@ import pytest
 from pydantic import TypeAdapter
 
 from conftest import ROOT
-from towergen import instance_catalogue as ic
-from towergen.model import InstanceType
+from towergen.spec import instances as ic
+from towergen.spec.model import InstanceType
 
-DATA = ROOT / "towergen" / "data" / "ec2-instance-types.json"
+DATA = ROOT / "towergen" / "spec" / "ec2-instance-types.json"
 SCRIPT = ROOT / "tools" / "derive_instance_types.py"
 
 
@@ -226,18 +226,33 @@ def test_file_is_small():
     assert DATA.stat().st_size < 300_000
 
 
+def _rows_by_type(catalogue: dict) -> dict[str, dict]:
+    columns = catalogue["columns"]
+    return {f"{family}.{row[0]}": dict(zip(columns, row, strict=True))
+            for family, rows in catalogue["families"].items() for row in rows}
+
+
 def test_committed_file_is_what_the_script_makes_from_the_installed_moto():
-    """Byte for byte, except the date it was generated and the moto release recorded: a moto
-    upgrade that keeps the data must not fail here, one that changes it must."""
+    """With the moto release the file records: byte for byte, except the date it was generated.
+    With another release (CI runs the lowest and the newest moto pyproject.toml allows): every
+    type both know has the same vCPUs, memory, architectures, GPUs and instance storage; AWS adds
+    and retires types between releases, and regions gain offerings, which is not a disagreement."""
     derive = _script()
     committed = json.loads(DATA.read_text(encoding="utf-8"))
     made = derive.derive()
-    made["source"]["generated"] = committed["source"]["generated"]
-    made["source"]["moto"] = committed["source"]["moto"]
-    assert derive.render(made) == DATA.read_text(encoding="utf-8"), (
-        f"towergen/data/ec2-instance-types.json differs from what moto {derive.derive()['source']['moto']} gives: "
-        "run `python tools/derive_instance_types.py` and review the diff"
-    )
+    if made["source"]["moto"] == committed["source"]["moto"]:
+        made["source"]["generated"] = committed["source"]["generated"]
+        assert derive.render(made) == DATA.read_text(encoding="utf-8"), (
+            f"towergen/spec/ec2-instance-types.json differs from what moto {made['source']['moto']} gives: "
+            "run `python tools/derive_instance_types.py` and review the diff"
+        )
+        return
+    ours, theirs = _rows_by_type(committed), _rows_by_type(made)
+    both = sorted(set(ours) & set(theirs))
+    assert len(both) > 0.8 * len(ours), f"moto {made['source']['moto']} knows few of the catalogue's types"
+    keys = [c for c in committed["columns"] if c not in ("regions", "current")]
+    differ = [t for t in both if any(ours[t][k] != theirs[t][k] for k in keys)]
+    assert not differ, f"moto {made['source']['moto']} describes these types otherwise: {differ[:10]}"
 
 
 def test_script_output_is_deterministic(tmp_path):
@@ -247,7 +262,8 @@ def test_script_output_is_deterministic(tmp_path):
     assert derive.main(["--date", "2000-01-01", "--output", str(second)]) == 0
     assert first.read_bytes() == second.read_bytes()
     assert json.loads(first.read_text())["source"]["generated"] == "2000-01-01"
-    assert derive.main(["--check", "--output", str(DATA)]) == 0
+    if derive.derive()["source"]["moto"] == json.loads(DATA.read_text())["source"]["moto"]:
+        assert derive.main(["--check", "--output", str(DATA)]) == 0
 
 
 def test_importable_without_towergen_or_pydantic():
@@ -260,4 +276,4 @@ def test_importable_without_towergen_or_pydantic():
         "assert m.has_nvme('m6id.2xlarge') and m.known('c6i');"
         "assert not any(n.split('.')[0] in ('towergen', 'pydantic') for n in sys.modules), sorted(sys.modules)"
     )
-    subprocess.run([sys.executable, "-c", code, str(ROOT / "towergen" / "instance_catalogue.py")], check=True)
+    subprocess.run([sys.executable, "-c", code, str(ROOT / "towergen" / "spec" / "instances.py")], check=True)

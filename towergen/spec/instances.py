@@ -1,4 +1,4 @@
-"""What towergen knows about EC2 instance types, from the catalogue in ``data/ec2-instance-types.json``
+"""What towergen knows about EC2 instance types, from the catalogue in ``ec2-instance-types.json``
 (pure functions; the standard library only, so that anything may import this module).
 
 The catalogue is derived from the instance type data moto ships (AWS DescribeInstanceTypes and
@@ -79,9 +79,9 @@ class _Catalogue:
 @functools.cache
 def _catalogue() -> _Catalogue:
     if __package__:
-        text = resources.files(__package__).joinpath("data", DATA).read_text(encoding="utf-8")
+        text = resources.files(__package__).joinpath(DATA).read_text(encoding="utf-8")
     else:  # loaded from its path, outside the package
-        text = (Path(__file__).resolve().parent / "data" / DATA).read_text(encoding="utf-8")
+        text = (Path(__file__).resolve().parent / DATA).read_text(encoding="utf-8")
     raw = json.loads(text)
     columns = raw["columns"]
     regions = tuple(raw["regions"])

@@ -99,3 +99,13 @@ def test_usage_errors_exit_64(args):
     result = invoke(*args)
     assert result.exit_code == EXIT_USAGE
     assert "Usage:" in result.stderr
+
+
+def test_each_command_offers_exactly_the_targets_that_accept_it():
+    """The CLI's --target choices (kept in cli.py so that --help imports no run side) are the
+    targets' own ``commands`` (towergen.run.targets)."""
+    from towergen.cli import _TARGETS
+    from towergen.run.targets import targets_for
+
+    for command, offered in _TARGETS.items():
+        assert list(offered) == targets_for(command), command

@@ -17,7 +17,7 @@ from pydantic_core import PydanticUndefined
 
 from .model import Environment
 
-BEGIN = "<!-- towergen reference: generated from towergen/model.py by `towergen schema --markdown` -->"
+BEGIN = "<!-- towergen reference: generated from towergen/spec/model.py by `towergen schema --markdown` -->"
 END = "<!-- end of the generated reference -->"
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import email
+import json
 import os
 import shutil
 import socket
@@ -151,3 +152,33 @@ def parts(text: str) -> list[tuple[str, str, str]]:
         (p.get_filename(), p.get_content_type(), p.get_payload(decode=True).decode("ascii"))
         for p in message.get_payload()
     ]
+
+
+# --- a Terraform that replays what a real one printed (tests/fake_terraform) ---------------------
+
+FAKE = Path(__file__).resolve().parent / "fake_terraform"
+
+
+STREAMS = FAKE / "streams"
+
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """Use the fake Terraform; ``fake(*recordings)`` sets the calls it will answer, in order, and
+    returns the log of the calls it got."""
+    monkeypatch.setenv("TOWERGEN_TERRAFORM", str(FAKE / "terraform"))
+    monkeypatch.delenv("TOWERGEN_PLUGIN_MIRROR", raising=False)
+    log = tmp_path / "fake-terraform.log"
+    monkeypatch.setenv("FAKE_TF_LOG", str(log))
+
+    def scenario(*recordings: str) -> Path:
+        log.unlink(missing_ok=True)
+        monkeypatch.setenv("FAKE_TF_SCENARIO", ":".join(str(STREAMS / r) for r in recordings))
+        return log
+
+    return scenario
+
+
+def calls(log: Path) -> list[list[str]]:
+    return [json.loads(line)["argv"] for line in log.read_text().splitlines()]

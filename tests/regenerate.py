@@ -55,23 +55,27 @@ def golden() -> None:
     print(f"wrote {GOLDEN}")
 
 
-def streams() -> None:
-    """Record what the real Terraform prints for the scenarios tests/test_replay.py replays."""
+def streams(only: str = "") -> None:
+    """Record what the real Terraform prints for the scenarios the replay tests replay
+    (``streams`` for all, ``streams=approve,spot`` for some)."""
     import os
     import subprocess
 
     fake = HERE / "fake_terraform"
     python = sys.executable
-    towergen_cli = [python, "-m", "towergen.cli"]
-    emulator = [python, "-m", "pytest", "-q", "-n", "0", "-m", "emulator", str(HERE / "test_emulator.py"), "-k"]
+    towergen_cli = [python, "-m", "towergen"]
+    emulator = [python, "-m", "pytest", "-q", "-n", "0", "-m", "emulator", str(HERE / "e2e" / "test_emulator.py"), "-k"]
     scenarios = {
         "spot": [emulator + ["seed_spot"]],
         "dispose": [emulator + ["dispose"]],
         "savedplan": [emulator + ["saved_plan"]],
+        "approve": [emulator + ["asks_then_applies"]],
         "failing": [towergen_cli + ["plan", "examples/manual.yaml"], towergen_cli + ["apply", "examples/manual.yaml"]],
     }
     real = shutil.which(os.environ.get("TOWERGEN_TERRAFORM") or "terraform")
     for name, commands in scenarios.items():
+        if only and name not in only.split(","):
+            continue
         folder = fake / "streams" / name
         shutil.rmtree(folder, ignore_errors=True)
         env = {**os.environ, "TOWERGEN_TERRAFORM": str(fake / "record.py"), "REAL_TERRAFORM": real, "RECORD_DIR": str(folder)}
@@ -176,4 +180,6 @@ def module_docs() -> None:
 if __name__ == "__main__":
     which = sys.argv[1:] or ["module-docs", "docs", "golden", "bad"]
     for name in which:
-        {"golden": golden, "bad": bad, "module-docs": module_docs, "docs": docs, "streams": streams}[name]()
+        name, _, arg = name.partition("=")
+        jobs = {"golden": golden, "bad": bad, "module-docs": module_docs, "docs": docs, "streams": streams}
+        jobs[name](arg) if arg else jobs[name]()

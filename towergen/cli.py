@@ -175,14 +175,19 @@ def render(
         bool, typer.Option("--check", help="Write nothing; exit 1 listing what differs when DIR is not exactly what the files render.")
     ] = False,
     prune: Annotated[
-        bool, typer.Option("--prune", help="Remove the generated files of environments whose file is gone (destroy them first).")
+        bool, typer.Option("--prune", help="Remove the generated files of environments whose file is gone (destroy them first: "
+                                           "a folder whose state holds resources, or is remote, is refused).")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --prune: remove towergen's files even where the state may hold resources "
+                                           "(the state itself is never removed).")
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line.")] = False,
 ) -> None:
     """Render environment files into Terraform (writes nothing unless every file is valid)."""
     from . import api
 
-    result = api.render(files, out, check=check, prune=prune)
+    result = api.render(files, out, check=check, prune=prune, force=force)
     _warn(result.warnings)
     counts: dict[str, int] = {}
     for change in result.changes:
@@ -298,6 +303,12 @@ JobsOpt = Annotated[
     typer.Option("--jobs", "-j", metavar="N", min=1, max=64,
                  help="With several FILEs: how many run at once, 1 to 64 (default: the cores, at most 4)."),
 ]
+ApproveOpt = Annotated[
+    bool,
+    typer.Option("--auto-approve", help="aws target: go ahead without asking (CI). Without it towergen shows the plan and asks "
+                                        "on a terminal, and refuses when there is none; a plan saved by towergen plan is "
+                                        "applied as it is."),
+]
 ReportOpt = Annotated[
     Path | None,
     typer.Option("--json-report", metavar="PATH", help="Also write the result as JSON to this file (for CI)."),
@@ -315,8 +326,10 @@ def _write_report(path: Path | None, data: Any) -> None:
 def _fleet(command: str, sources: list[Path], target: str, endpoint: str | None, plugin_mirror: Path | None,
            out: Path | None, jobs: int | None, report: Path | None) -> None:
     """Several environments: each in a child process, side by side, then one summary table."""
+    from . import api
     from .fleet import Request, fleet_exit_code, run_fleet
 
+    api.fleet_names(sources)  # every file valid, each environment once, before any child starts
     requests = [
         Request(command, str(s), target, endpoint, str(plugin_mirror) if plugin_mirror else None, str(out) if out else None)
         for s in sources
@@ -326,15 +339,21 @@ def _fleet(command: str, sources: list[Path], target: str, endpoint: str | None,
     raise typer.Exit(fleet_exit_code(command, results))
 
 
+def _ask(question: str) -> bool:
+    return typer.confirm(question, default=False, err=True)
+
+
 def _terraform_command(command: str, sources: list[Path], target: str, endpoint: str | None,
                        plugin_mirror: Path | None, out: Path | None, jobs: int | None = None,
-                       report: Path | None = None) -> None:
+                       report: Path | None = None, auto_approve: bool = False) -> None:
     from . import api
 
     if len(sources) > 1:
         _fleet(command, sources, target, endpoint, plugin_mirror, out, jobs, report)
+    # a question only where a person can answer it
+    confirm = _ask if sys.stdin.isatty() and sys.stderr.isatty() else None
     outcome = api.terraform(command, sources[0], target=target, echo=typer.echo, out=out, endpoint=endpoint,
-                            plugin_mirror=plugin_mirror)
+                            plugin_mirror=plugin_mirror, auto_approve=auto_approve, confirm=confirm)
     _write_report(report, outcome.as_report())
     raise typer.Exit(outcome.exit_code if outcome.ok else EXIT_ERROR)
 
@@ -352,18 +371,20 @@ def plan(sources: SourcesArg, target: Annotated[PlanTarget, _target_option("plan
 @reports_errors
 def apply(source: SourceArg, target: Annotated[ApplyTarget, _target_option("apply")] = ApplyTarget("local"),
           endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, out: OutOpt = None,
-          json_report: ReportOpt = None) -> None:
-    """Run terraform apply for an environment, with live progress."""
-    _terraform_command("apply", [source], target.value, endpoint, plugin_mirror, out, report=json_report)
+          auto_approve: ApproveOpt = False, json_report: ReportOpt = None) -> None:
+    """Run terraform apply for an environment, with live progress (on aws: asks first)."""
+    _terraform_command("apply", [source], target.value, endpoint, plugin_mirror, out, report=json_report,
+                       auto_approve=auto_approve)
 
 
 @app.command()
 @reports_errors
 def destroy(source: SourceArg, target: Annotated[DestroyTarget, _target_option("destroy", required=True)],
             endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, out: OutOpt = None,
-            json_report: ReportOpt = None) -> None:
-    """Run terraform destroy for an environment, with live progress."""
-    _terraform_command("destroy", [source], target.value, endpoint, plugin_mirror, out, report=json_report)
+            auto_approve: ApproveOpt = False, json_report: ReportOpt = None) -> None:
+    """Run terraform destroy for an environment, with live progress (on aws: asks first)."""
+    _terraform_command("destroy", [source], target.value, endpoint, plugin_mirror, out, report=json_report,
+                       auto_approve=auto_approve)
 
 
 @app.command()

@@ -100,3 +100,30 @@ def test_aws_target_applies_the_saved_plan(tmp_path):
         assert not (root / ".terraform" / "towergen.tfplan").exists()
         assert run(root, "plan", "aws", lines.append).exit_code == 0
         assert (root / "terraform.tfstate").exists(), "the aws target keeps its state in the user's folder"
+
+
+def test_aws_target_asks_then_applies_and_destroys_exactly_the_plan_it_showed(tmp_path):
+    """On a real account, apply without a saved plan and destroy plan first, show the plan, and
+    apply that plan file once approved (here --auto-approve; on a terminal a question). Moto
+    stands in for the account through an override in the rendered folder, as above."""
+    from towergen import render
+    from towergen.run.emulator import write_override
+
+    loaded = load_file(example("manual"))
+    out = tmp_path / "infra"
+    render([example("manual")], out)
+    root = out / loaded.env.name
+    with MotoServer() as moto:
+        make_manual_prerequisites(moto.endpoint, loaded.env)
+        write_override(root, moto.endpoint)
+        lines: list[str] = []
+        applied = towergen.apply(root, target="aws", echo=lines.append, auto_approve=True)
+        text = "\n".join(lines)
+        assert applied.exit_code == 0, text
+        assert "Terraform will perform the following actions" in text and "approved by --auto-approve" in text
+        assert not list((root / ".terraform").glob("towergen-*.tfplan")), "the reviewed plan is removed"
+        lines.clear()
+        destroyed = towergen.destroy(root, target="aws", echo=lines.append, auto_approve=True)
+        text = "\n".join(lines)
+        assert destroyed.exit_code == 0, text
+        assert destroyed.summary.get("remove", 0) > 0 and "will be destroyed" in text

@@ -171,7 +171,7 @@ def test_a_users_backend_is_never_overwritten(tmp_path):
     mine.write_text('terraform {\n  backend "s3" {}\n}\n')
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     spec.write_text(BASE.format(name="gitops-a") + FULL.format(account="111111111111") + "tags: {team: x}\n")
-    with pytest.raises(OutputError, match="not towergen's"):
+    with pytest.raises(OutputError, match="towergen did not write it"):
         towergen.render([spec], out)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before, "nothing was written"
     assert not list(out.glob(".towergen-*"))

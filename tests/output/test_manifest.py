@@ -41,7 +41,7 @@ def test_manifest_records_each_environment(tmp_path):
     a, b, out = repo(tmp_path)
     towergen.render([a, b], out)
     manifest = json.loads((out / towergen.MANIFEST).read_text())
-    assert manifest["towergen"] == towergen.__version__ and manifest["format"] == 1
+    assert manifest["towergen"] == towergen.__version__ and manifest["format"] == 2
     assert manifest["environments"].keys() == {"env-a", "env-b"}
     assert manifest["environments"]["env-a"]["source"] == "../envs/a.yaml"
     digest = manifest["environments"]["env-a"]["sha256"]
@@ -87,7 +87,7 @@ def test_manifest_names_never_reach_outside(tmp_path, name):
     manifest["environments"][name] = {"source": "../gone.yaml", "sha256": "0" * 64}
     (out / towergen.MANIFEST).write_text(json.dumps(manifest))
     result = invoke("render", "--prune", a, "-o", out)
-    assert result.exit_code == EXIT_ERROR and "is not an environment name" in result.stderr
+    assert result.exit_code == EXIT_ERROR and "the environment name" in result.stderr
     assert (tmp_path / "main.tf").read_text() == "not towergen's\n"
 
 
@@ -118,9 +118,14 @@ def test_check_up_to_date_and_stale(tmp_path):
     quiet = invoke("render", "--check", "-q", a, b, "-o", out)
     assert quiet.exit_code == EXIT_ERROR and quiet.stdout.splitlines() == lines[-1:]
 
-    (out / "env-b" / "outputs.tf").write_text("edited by hand\n")
+    header = (out / "env-b" / "outputs.tf").read_text().splitlines()[0]
+    (out / "env-b" / "outputs.tf").write_text(header + "\nedited by hand\n")
     edited = invoke("render", "--check", b, "-o", out)
     assert edited.exit_code == EXIT_ERROR and f"   change  {out}/env-b/outputs.tf" in edited.stdout
+
+    (out / "env-b" / "outputs.tf").write_text("written by hand, without towergen's header\n")
+    mine = invoke("render", "--check", b, "-o", out)
+    assert mine.exit_code == EXIT_ERROR and f"refusing to overwrite {out}/env-b/outputs.tf" in mine.stderr
 
 
 def test_check_with_bad_file_is_an_error_not_a_difference(tmp_path):

@@ -60,7 +60,8 @@ def test_user_files_and_state_are_left_alone(tmp_path):
     (env / "backend.tf").write_text("# mine\n")
     (env / ".terraform").mkdir()
     (env / ".terraform" / "x").write_text("x")
-    (env / "main.tf").write_text("edited by hand\n")
+    header = (env / "main.tf").read_text().splitlines()[0]
+    (env / "main.tf").write_text(header + "\nedited by hand below towergen's header\n")
     result = towergen.render([SPOT], out)
     assert {c.path: c.action for c in result.changes if c.action != "identical"} == {"spot-eu-west-1/main.tf": "overwrite"}
     assert (env / "terraform.tfstate").read_text() == "{}"

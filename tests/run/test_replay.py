@@ -2,44 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
 import towergen
-from conftest import example
+from conftest import calls, example
 from towergen.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, app
-
-FAKE = Path(__file__).parents[1] / "fake_terraform"
-
-
-STREAMS = FAKE / "streams"
-
+from towergen.errors import TowergenError
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def fake(tmp_path, monkeypatch):
-    """Use the fake Terraform; ``fake(*recordings)`` sets the calls it will answer, in order, and
-    returns the log of the calls it got."""
-    monkeypatch.setenv("TOWERGEN_TERRAFORM", str(FAKE / "terraform"))
-    monkeypatch.delenv("TOWERGEN_PLUGIN_MIRROR", raising=False)
-    log = tmp_path / "fake-terraform.log"
-    monkeypatch.setenv("FAKE_TF_LOG", str(log))
-
-    def scenario(*recordings: str) -> Path:
-        log.unlink(missing_ok=True)
-        monkeypatch.setenv("FAKE_TF_SCENARIO", ":".join(str(STREAMS / r) for r in recordings))
-        return log
-
-    return scenario
-
-
-def calls(log: Path) -> list[list[str]]:
-    return [json.loads(line)["argv"] for line in log.read_text().splitlines()]
 
 
 def invoke(*args: str):
@@ -110,3 +81,62 @@ def test_json_that_is_not_an_event_is_text(fake, tmp_path):
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == EXIT_ERROR, result.output
     assert '["a", "list"]' in result.output and "ended without its change summary" in result.output
+
+
+# --- a real account is asked before it is changed ---------------------------------------------------
+
+
+def _rendered_manual(tmp_path) -> str:
+    out = tmp_path / "infra"
+    towergen.render([example("manual")], out)
+    return str(out / "manual-eu-west-2")
+
+
+@pytest.mark.parametrize("command", ["apply", "destroy"])
+def test_without_a_terminal_or_auto_approve_aws_is_not_changed(fake, tmp_path, command):
+    root = _rendered_manual(tmp_path)
+    log = fake()
+    result = invoke(command, root, "--target", "aws")
+    assert result.exit_code == EXIT_ERROR
+    assert "refusing to change a real AWS account without a question" in result.stderr and "--auto-approve" in result.stderr
+    assert not log.exists(), "Terraform was not even initialised"
+
+
+def test_auto_approve_applies_exactly_the_plan_it_showed(fake, tmp_path):
+    root = _rendered_manual(tmp_path)
+    log = fake(*(f"approve/{n}" for n in ("00-init", "01-plan", "02-show", "03-apply")))
+    result = invoke("apply", root, "--target", "aws", "--auto-approve")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "Terraform will perform the following actions" in result.stdout and "approved by --auto-approve" in result.stdout
+    argv = calls(log)
+    review = f"-out={root}/.terraform/towergen-apply.tfplan"
+    assert argv[1][0] == "plan" and review in argv[1] and "-detailed-exitcode" in argv[1]
+    assert argv[2][0] == "show"
+    assert argv[3][0] == "apply" and argv[3][-1] == review.removeprefix("-out=") and "-auto-approve" not in argv[3]
+    assert not (tmp_path / "infra" / "manual-eu-west-2" / ".terraform" / "towergen-apply.tfplan").exists()
+
+
+def test_a_person_who_says_no_changes_nothing(fake, tmp_path):
+    root = _rendered_manual(tmp_path)
+    log = fake(*(f"approve/{n}" for n in ("00-init", "01-plan", "02-show")))
+    questions: list[str] = []
+
+    def no(question: str) -> bool:
+        questions.append(question)
+        return False
+
+    with pytest.raises(TowergenError, match="the answer was no; nothing was changed"):
+        towergen.apply(root, target="aws", echo=lambda line: None, confirm=no)
+    assert [a[0] for a in calls(log)] == ["init", "plan", "show"]
+    assert questions and "to add" in questions[0] and questions[0].endswith("Go ahead?")
+
+
+def test_destroy_plans_the_destroy_shows_it_and_applies_it_when_approved(fake, tmp_path):
+    root = _rendered_manual(tmp_path)
+    log = fake(*(f"approve/{n}" for n in ("04-init", "05-destroy", "06-show", "07-apply")))
+    lines: list[str] = []
+    outcome = towergen.destroy(root, target="aws", echo=lines.append, confirm=lambda question: True)
+    assert outcome.exit_code == 0 and outcome.summary.get("remove", 0) > 0, "\n".join(lines)
+    argv = calls(log)
+    assert argv[1][0] == "plan" and "-destroy" in argv[1]
+    assert argv[3][0] == "apply" and argv[3][-1].endswith("towergen-destroy.tfplan")

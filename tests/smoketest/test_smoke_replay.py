@@ -2,39 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pytest
-
 import towergen
-from conftest import example
-
-FAKE = Path(__file__).parents[1] / "fake_terraform"
-
-
-STREAMS = FAKE / "streams"
-
-
-@pytest.fixture
-def fake(tmp_path, monkeypatch):
-    """Use the fake Terraform; ``fake(*recordings)`` sets the calls it will answer, in order, and
-    returns the log of the calls it got."""
-    monkeypatch.setenv("TOWERGEN_TERRAFORM", str(FAKE / "terraform"))
-    monkeypatch.delenv("TOWERGEN_PLUGIN_MIRROR", raising=False)
-    log = tmp_path / "fake-terraform.log"
-    monkeypatch.setenv("FAKE_TF_LOG", str(log))
-
-    def scenario(*recordings: str) -> Path:
-        log.unlink(missing_ok=True)
-        monkeypatch.setenv("FAKE_TF_SCENARIO", ":".join(str(STREAMS / r) for r in recordings))
-        return log
-
-    return scenario
-
-
-def calls(log: Path) -> list[list[str]]:
-    return [json.loads(line)["argv"] for line in log.read_text().splitlines()]
+from conftest import calls, example
 
 
 def _smoke(name: str):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError, TowergenError
-from .manifest import MANIFEST, parse_manifest
+from .manifest import MANIFEST, MAX_BYTES, parse_manifest, read_manifest_file
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,10 @@ def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
 
 def changed_since(since: str, out: Path) -> Changed:
     manifest = out / MANIFEST
-    try:
-        current = parse_manifest(manifest.read_bytes(), manifest)["environments"]
-    except FileNotFoundError:
-        raise OutputError(f"expected towergen's manifest {manifest}, found none: render into {out} first") from None
-    except OSError as exc:
-        raise OutputError(f"cannot read {manifest}: {exc.strerror or exc}") from None
+    found = read_manifest_file(manifest)
+    if found is None:
+        raise OutputError(f"expected towergen's manifest {manifest}, found none: render into {out} first")
+    current = found.environments
     folder = Path(os.path.abspath(out))
     while not folder.is_dir():
         folder = folder.parent
@@ -52,13 +50,20 @@ def changed_since(since: str, out: Path) -> Changed:
         raise TowergenError(f"expected a git revision (a commit, branch or tag), found {since!r}")
     commit = rev.stdout.decode().strip()
     rel = Path(os.path.relpath(os.path.realpath(manifest), os.path.realpath(toplevel))).as_posix()
-    shown = _git(["show", f"{commit}:{rel}"], toplevel)
-    if shown.returncode == 0:
-        before = parse_manifest(shown.stdout, f"{since}:{rel}")["environments"]
-    elif _git(["cat-file", "-e", f"{commit}:{rel}"], toplevel).returncode != 0:
+    listed = _git(["ls-tree", "-l", commit, "--", rel], toplevel)
+    entry = listed.stdout.decode(errors="replace").split()
+    if listed.returncode != 0 or not entry:
         before = {}  # no manifest at that revision: every environment is new
     else:
-        raise TowergenError(f"git show {since}:{rel} failed: {shown.stderr.decode(errors='replace').strip()}")
-    changed = sorted(name for name, entry in current.items() if before.get(name, {}).get("sha256") != entry["sha256"])
+        mode, kind, size = entry[0], entry[1], entry[3]
+        if (mode != "100644" and mode != "100755") or kind != "blob":
+            raise OutputError(f"{since}:{rel}: expected towergen's manifest, a regular file, found git mode {mode} ({kind})")
+        if not size.isdigit() or int(size) > MAX_BYTES:
+            raise OutputError(f"{since}:{rel}: expected a manifest of at most {MAX_BYTES >> 20} MiB, found {size} bytes")
+        shown = _git(["cat-file", "blob", f"{commit}:{rel}"], toplevel)
+        if shown.returncode != 0:
+            raise TowergenError(f"git cat-file {since}:{rel} failed: {shown.stderr.decode(errors='replace').strip()}")
+        before = parse_manifest(shown.stdout, f"{since}:{rel}").environments
+    changed = sorted(name for name, now in current.items() if (before[name].sha256 if name in before else None) != now.sha256)
     removed = sorted(set(before) - set(current))
     return Changed(since, changed, removed)

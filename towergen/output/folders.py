@@ -109,14 +109,20 @@ def open_root(root: Path, *, create: bool) -> tuple[int | None, list[Path]]:
     """Open the output folder itself (its own name must not be a link; its parents may be).
     Returns its handle (None when missing and not ``create``) and the folders created."""
     created: list[Path] = []
-    if root.is_symlink():
+    try:
+        st: os.stat_result | None = os.stat(root, follow_symlinks=False)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use {root} as the output folder: {reason(exc)}; nothing was written") from None
+    if st is not None and stat.S_ISLNK(st.st_mode):
         raise OutputError(f"refusing to write into {root}: it is a symbolic link")
-    if root.exists() and not root.is_dir():
+    if st is not None and not stat.S_ISDIR(st.st_mode):
         raise OutputError(f"refusing to write into {root}: it is not a folder")
-    if not root.exists():
+    if st is None:
         if not create:
             return None, created
-        missing = [p for p in (root, *root.parents) if not p.exists()]
+        missing = [p for p in (root, *root.parents) if not os.path.lexists(p)]
         for path in reversed(missing):
             with os_errors("create the folder", path, "nothing was written"):
                 try:

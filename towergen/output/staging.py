@@ -4,6 +4,7 @@ removed by the next one (only folders that are towergen's own and whose owner is
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,6 +20,13 @@ STAGING_PREFIX = ".towergen-staging-"
 STAGING_MARKER = ".towergen-staging"
 # A staging folder whose owner cannot be checked (another host) counts as stale after this long.
 STALE_AFTER_S = 3600
+# The name says whose a staging folder is, so that one whose render was killed before it could
+# write anything into it (the marker included) is still recognised: .towergen-staging-HOST-PID-RANDOM
+_STAGING_NAME = re.compile(re.escape(STAGING_PREFIX) + r"([0-9a-f]{8})-([0-9]+)-[0-9a-f]{8}")
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -34,11 +42,21 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _is_stale(root_fd: int, name: str) -> bool:
-    """A staging folder of towergen's own (it holds the marker) whose owner is gone."""
+    """A staging folder of towergen's own (its name or its marker says so) whose owner is gone."""
     try:
         fd = os.open(name, DIR, dir_fd=root_fd)
     except OSError:
         return False
+    named = _STAGING_NAME.fullmatch(name)
+    if named is not None:
+        try:
+            old = time.time() - os.fstat(fd).st_mtime > STALE_AFTER_S
+        except OSError:
+            old = False
+        finally:
+            os.close(fd)
+        host, pid = named.group(1), int(named.group(2))
+        return old or (host == _host_tag() and not _pid_alive(pid))
     try:
         mfd = os.open(STAGING_MARKER, FILE_READ, dir_fd=fd)
         with open(mfd, "rb") as fh:
@@ -93,7 +111,7 @@ def remove_stale_staging(root_fd: int) -> list[str]:
 class Staging:
     def __init__(self, tree: Tree):
         self.tree = tree
-        self.name = f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        self.name = f"{STAGING_PREFIX}{_host_tag()}-{os.getpid()}-{secrets.token_hex(4)}"
         self.shown = tree.root / self.name
         self.fds: dict[str, int] = {}
         root_fd = tree.fds[""]

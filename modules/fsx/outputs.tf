@@ -17,3 +17,8 @@ output "security_group_id" {
   description = "Security group of the file system."
   value       = aws_security_group.this.id
 }
+
+output "subnet_ids" {
+  description = "The subnet the file system lives in (one: Lustre is single-zone), for clients in its zone."
+  value       = aws_fsx_lustre_file_system.this.subnet_ids
+}

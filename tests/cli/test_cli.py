@@ -62,7 +62,7 @@ def test_render_bad_file(tmp_path):
 
 def test_render_warning_goes_to_stderr(tmp_path):
     spec = tmp_path / "env.yaml"
-    spec.write_text("version: 1\nname: warm\nregion: eu-west-1\nwork_dir: s3://b-b-b\naccount_id: '123456789012'\ncompute:\n  min_cpus: 4\n")
+    spec.write_text("version: 1\nname: warm\nregion: eu-west-1\nwork_dir: s3://b-b-b/work\naccount_id: '123456789012'\ncompute:\n  min_cpus: 4\n")
     result = invoke("render", str(spec), "-o", str(tmp_path / "out"), "-q")
     assert result.exit_code == 0
     assert result.stderr.startswith(f"warning: {spec}:7:3: compute.min_cpus: min_cpus is 4")

@@ -8,11 +8,11 @@ import towergen
 from towergen.decide.scratch import scratch_plan as plan
 from towergen.loader.validate import load_text
 
-HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://boot-test-bucket/work\n"
+HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://{name}-boot-test/work\n"
 
 
-def env_of(extra: str, name: str = "t1"):
-    return load_text(HEAD.format(name=name) + extra, "env.yaml").env
+def env_of(extra: str, name: str = "t1", region: str = "eu-west-1"):
+    return load_text(HEAD.format(name=name).replace("region: eu-west-1", f"region: {region}") + extra, "env.yaml").env
 
 
 def render_one(tmp_path, extra: str, name: str = "t1", head: str = HEAD):
@@ -36,11 +36,22 @@ def test_fusion_without_nvme_gets_forge_boot_disk():
     assert (given.boot_disk_gib, given.boot_disk_throughput) == (60, 325)
 
 
-def test_gpu_with_optimal_gets_gpu_families():
-    p = plan(env_of("compute:\n  gpu: true\n"))
+def test_gpu_with_optimal_gets_gpu_families_the_region_offers():
+    p = plan(env_of("compute:\n  gpu: true\n", region="us-east-1"))
     assert p.instance_types == ("g4dn", "g5", "g6") and p.types_replaced == "gpu" and not p.nvme
-    both = plan(env_of("compute:\n  gpu: true\n  fusion: true\n"))
+    both = plan(env_of("compute:\n  gpu: true\n  fusion: true\n", region="us-east-1"))
     assert both.instance_types == ("g4dn", "g5", "g6") and both.nvme  # all three have NVMe storage
+    # eu-west-1 offers no g6 (AWS's offerings data): Batch would refuse a family it cannot launch
+    assert plan(env_of("compute:\n  gpu: true\n", region="eu-west-1")).instance_types == ("g4dn", "g5")
+
+
+def test_fusion_with_optimal_in_a_region_without_the_forge_families():
+    regions = [r for r in ("ap-south-2", "eu-south-2", "me-central-1", "il-central-1", "ca-west-1")
+               if plan(env_of("compute:\n  fusion: true\n", region=r)).instance_types != ("c6id", "m6id", "r6id")]
+    assert regions, "some region lacks c6id, m6id or r6id"
+    for region in regions:
+        p = plan(env_of("compute:\n  fusion: true\n", region=region))
+        assert p.nvme and p.instance_types, region
 
 
 def test_ebs_autoscale_is_opt_in_and_ignored_beside_fusion():

@@ -6,7 +6,7 @@ import json
 
 import towergen
 
-HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://boot-test-bucket/work\n"
+HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://{name}-boot-test/work\n"
 
 
 def render_one(tmp_path, extra: str, name: str = "t1", head: str = HEAD):

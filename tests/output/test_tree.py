@@ -21,7 +21,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def minimal(name="t1", extra=""):
-    return f"version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://some-bucket/work\n{extra}"
+    return f"version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://{name}-bucket/work\n{extra}"
 
 
 def test_bad_file_writes_nothing(tmp_path):
@@ -48,7 +48,8 @@ def test_same_name_in_two_files(tmp_path):
     b = write(tmp_path, "b.yaml", minimal("same"))
     with pytest.raises(SpecError) as err:
         towergen.render([a, b], tmp_path / "out")
-    (problem,) = err.value.problems
+    # one name (and here, as a consequence, one bucket both would create)
+    problem = next(p for p in err.value.problems if p.path == "name")
     assert problem.file.endswith("b.yaml") and problem.line == 2 and "a.yaml" in problem.message
 
 

@@ -32,7 +32,7 @@ runner = CliRunner()
 
 
 def minimal(name="t1", extra=""):
-    return f"version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://some-bucket/work\n{extra}"
+    return f"version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://{name}-bucket/work\n{extra}"
 
 
 def spec(tmp_path: Path, text: str, name: str = "env.yaml") -> Path:

@@ -14,7 +14,7 @@ import towergen
 from conftest import EXAMPLES, SAMPLE_FSX, parts, user_data
 from towergen.decide import artifacts
 
-HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://boot-test-bucket/work\n"
+HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://{name}-boot-test/work\n"
 
 
 PINNED_URLS = {a.url: a.sha256 for a in artifacts.all_artifacts()}

@@ -151,6 +151,7 @@ class Resolved:
     scratch: ScratchPlan | None  # instance types, scratch and boot disk (forge mode; scratch.py)
     fsx_create: bool  # towergen creates a file system
     fsx_spec: FsxCreate | None  # what the file system it creates is (fsx.create)
+    compute_in_fsx_zone: bool  # instances run in the created file system's subnet (single-zone Lustre)
     fsx_mount_path: str | None  # instances mount a file system here (created or existing)
 
     # names (what Terraform creates or reads)
@@ -300,6 +301,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         scratch=scratch,
         fsx_create=fsx_create,
         fsx_spec=creating,
+        compute_in_fsx_zone=fsx_create,
         fsx_mount_path=fsx.mount_path if fsx is not None else None,
         head_queue=head_queue,
         compute_queue=compute_queue,

@@ -28,33 +28,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..spec import instances
 from ..spec.model import Environment
 
-# Families towergen lists in place of ``optimal``. c6id/m6id/r6id are the families Forge picks for
-# Fusion with fast instance storage; g4dn/g5/g6 are NVIDIA families (T4, A10G, L4) that the ECS
-# GPU AMI runs and that all carry NVMe instance storage, so they also suit Fusion.
+# Families towergen lists in place of ``optimal``, in order of preference; each region gets those
+# it offers (spec/instances.py: AWS's own offerings data), the first three. c6id/m6id/r6id are the
+# families Forge picks for Fusion with fast instance storage; g4dn/g5/g6 are NVIDIA families (T4,
+# A10G, L4) that the ECS GPU AMI runs and that all carry NVMe instance storage, so they also suit
+# Fusion. All are x86_64, for the x86_64 ECS AMI.
 NVME_DEFAULT_FAMILIES = ("c6id", "m6id", "r6id")
+NVME_FALLBACK_FAMILIES = ("c5d", "m5d", "r5d", "c5ad", "m5ad", "r5ad")
 GPU_DEFAULT_FAMILIES = ("g4dn", "g5", "g6")
-
-# Families whose every size has NVMe SSD instance storage (AWS instance-type specifications).
-# Types not listed count as having none: the cost of a wrong "no" is a larger boot disk and
-# nvnmeStorageEnabled false, while a wrong "yes" would promise the platform a disk that is not
-# there. The user-data still uses any NVMe instance storage it finds at boot.
-NVME_FAMILIES = frozenset(
-    """
-    c5d c5ad c6gd c6id c7gd c8gd
-    m5d m5ad m5dn m6gd m6id m6idn m7gd m8gd
-    r5d r5ad r5dn r6gd r6id r6idn r7gd r8gd
-    x2gd x2idn x2iedn z1d
-    i3 i3en i4g i4i im4gn is4gen i7ie i8g
-    d3 d3en
-    g4dn g4ad g5 g6 g6e gr6 p3dn p4d p4de p5 p5e p5en dl1 trn1 trn1n
-    """.split()
-)
-
-# Families with NVIDIA GPUs, which the ECS GPU AMI serves (g4ad has AMD GPUs; inf, trn and dl1 are
-# not GPUs).
-NVIDIA_GPU_FAMILIES = frozenset("p2 p3 p3dn p4d p4de p5 p5e p5en g3 g3s g4dn g5 g5g g6 g6e gr6".split())
+GPU_FALLBACK_FAMILIES = ("g6e", "p3dn")
+DEFAULT_COUNT = 3
 
 FUSION_CACHE_PATH = "/scratch/fusion"
 # Forge's boot disk for Fusion without NVMe: 100 GB gp3 at 325 MB/s.
@@ -67,17 +53,28 @@ DIRTY_BACKGROUND_BYTES = 629145600
 Scratch = Literal["nvme", "boot-disk", "ebs-autoscale"]
 
 
-def family(instance_type: str) -> str:
-    """``m6id.2xlarge`` -> ``m6id``; a family stays as it is."""
-    return instance_type.split(".", 1)[0]
-
-
 def has_nvme(instance_type: str) -> bool:
-    return family(instance_type) in NVME_FAMILIES
+    """Whether every size the name stands for has NVMe instance storage (per size for a sized
+    type: ``m6id.2xlarge``; for a family, all its sizes). A type the catalogue does not know
+    counts as having none: the cost of a wrong "no" is a larger boot disk and
+    nvnmeStorageEnabled false, while a wrong "yes" would promise the platform a disk that is
+    not there. The user-data still uses any NVMe instance storage it finds at boot."""
+    return instances.has_nvme(instance_type)
 
 
 def has_nvidia_gpu(instance_type: str) -> bool:
-    return family(instance_type) in NVIDIA_GPU_FAMILIES
+    """Whether every size the name stands for has NVIDIA GPUs (which the ECS GPU AMI serves)."""
+    return instances.has_nvidia_gpu(instance_type)
+
+
+def defaults_for(region: str, preferred: tuple[str, ...], fallback: tuple[str, ...]) -> tuple[str, ...]:
+    """The families towergen lists in place of ``optimal`` in ``region``: the preferred ones the
+    region offers, else the first fallbacks it offers (a region whose offerings the catalogue
+    lacks gets the preferred ones)."""
+    offered = [f for f in preferred if instances.offered_in(f, region) is not False]
+    if not offered:
+        offered = [f for f in fallback if instances.offered_in(f, region) is not False][:DEFAULT_COUNT]
+    return tuple(offered) or preferred
 
 
 def only_optimal(types: tuple[str, ...] | list[str]) -> bool:
@@ -106,9 +103,9 @@ def scratch_plan(env: Environment) -> ScratchPlan:
     replaced: Literal["nvme", "gpu"] | None = None
     if only_optimal(types):
         if c.gpu:
-            types, replaced = GPU_DEFAULT_FAMILIES, "gpu"
+            types, replaced = defaults_for(env.region, GPU_DEFAULT_FAMILIES, GPU_FALLBACK_FAMILIES), "gpu"
         elif fusion:
-            types, replaced = NVME_DEFAULT_FAMILIES, "nvme"
+            types, replaced = defaults_for(env.region, NVME_DEFAULT_FAMILIES, NVME_FALLBACK_FAMILIES), "nvme"
     nvme = fusion and all(has_nvme(t) for t in types)
     asked = c.ebs_autoscale.enabled
     autoscale = asked and not fusion

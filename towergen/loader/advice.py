@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..decide.resolved import Resolved
 from ..decide.scratch import NVME_DEFAULT_FAMILIES, has_nvidia_gpu, has_nvme
 from ..errors import Problem
+from ..spec import instances
 from ..spec.reader import Loc
 from .source import Source
 
@@ -27,6 +28,9 @@ def check(r: Resolved, src: Source) -> list[Problem]:
         shared = [i for i, b in enumerate(storage.allowed_buckets) if b.name == r.work_bucket and b.access == "read-write"]
         if shared:
             warn(("storage", "allowed_buckets", shared[0]), f"the lifecycle rule deletes every object in {r.work_bucket} after {lifecycle.expire_days} days, and this entry lists the same bucket for pipelines to write to: results written there expire too (give the work files a prefix, or set storage.lifecycle.prefix)")
+        else:
+            where = ("storage", "lifecycle", "prefix") if src.has("storage", "lifecycle", "prefix") else ("work_dir",)
+            warn(where, f"the lifecycle rule covers the whole bucket {r.work_bucket}: every object in it is deleted after {lifecycle.expire_days} days, whatever wrote it (give work_dir a prefix, such as s3://{r.work_bucket}/work, to limit it to the work files)")
     if r.work_on_fsx:
         if r.nextflow_work_dir is None:
             warn(("work_dir",), "an FSx work_dir works only through the platform: plain Nextflow's awsbatch executor needs an S3 work directory, and no read-write allowed bucket was given for nextflow.config to use (it says so in a comment)")
@@ -48,6 +52,10 @@ def check(r: Resolved, src: Source) -> list[Problem]:
     if p.fusion and not p.nvme:
         missing = ", ".join(t for t in p.instance_types if not has_nvme(t))
         warn(("compute", "instance_types"), f"{missing}: no NVMe instance storage known to towergen, so Fusion's cache is on the boot disk ({p.boot_disk_gib} GiB gp3 at {p.boot_disk_throughput} MB/s) and nvnmeStorageEnabled is false (NVMe families such as {', '.join(NVME_DEFAULT_FAMILIES)} are faster)")
+    catalogue = instances.source()
+    for i, name in enumerate(c.instance_types):
+        if instances.offered_in(name, env.region) is False:
+            warn(("compute", "instance_types", i), f"{name} is not offered in {env.region} (AWS's offerings as moto {catalogue['moto']} recorded them): Batch cannot launch it there")
     without_gpu = [t for t in p.instance_types if not has_nvidia_gpu(t)]
     if c.gpu and c.ami_id is None and without_gpu:
         warn(("compute", "instance_types"), f"gpu is true but {', '.join(without_gpu)} {'has' if len(without_gpu) == 1 else 'have'} no NVIDIA GPU: those instances get the GPU AMI, and GPU jobs never run on them (list NVIDIA families such as g5, g6 or p4d)")

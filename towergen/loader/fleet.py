@@ -30,7 +30,7 @@ def fleet_problems(loaded: list[Loaded]) -> list[Problem]:
                     ("name",), f"expected a name no other file uses, found {name!r} (also in {first.source.file})", key=False
                 )
             )
-    return problems + _shared_states(loaded)
+    return problems + _shared_states(loaded) + _shared_buckets(loaded)
 
 
 def load_all(paths: Iterable[str | Path]) -> list[Loaded]:
@@ -63,5 +63,24 @@ def _shared_states(loaded: list[Loaded]) -> list[Problem]:
             problems.append(item.source.problem(
                 loc, f"expected a state key no other environment uses, found {state[1]!r} in bucket {state[0]} "
                 f"(also {other.source.file}: each apply would destroy the other's resources)", key=False,
+            ))
+    return problems
+
+
+def _shared_buckets(loaded: list[Loaded]) -> list[Problem]:
+    """Two environments that both create one bucket: the second apply fails (the name is taken),
+    and a destroy of either would delete the other's work files."""
+    problems: list[Problem] = []
+    first: dict[str, Loaded] = {}
+    for item in loaded:
+        r = item.resolved
+        if not r.create_bucket or r.work_bucket is None:
+            continue
+        other = first.setdefault(r.work_bucket, item)
+        if other is not item:
+            problems.append(item.source.problem(
+                ("work_dir",), f"expected a work bucket no other environment creates, found {r.work_bucket} "
+                f"(also created by {other.source.file}): set storage.create_bucket: false in one of them, or use "
+                "another bucket", key=False,
             ))
     return problems

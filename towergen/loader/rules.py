@@ -23,6 +23,7 @@ from ..decide.resolved import (
 )
 from ..decide.resolved import under as _under
 from ..errors import Problem
+from ..spec import instances
 from ..spec.describe import describe
 from ..spec.model import ROLE_ARN_RE, Environment
 from ..spec.reader import Loc
@@ -100,6 +101,7 @@ def check(env: Environment, src: Source) -> list[Finding]:
     if env.mode == "forge":
         c = env.compute
         _no_repeats(src, error, ("compute", "instance_types"), list(c.instance_types))
+        _check_instance_types(env, error)
         _no_repeats(src, error, ("compute", "network", "subnet_ids"), list(c.network.subnet_ids))
         _no_repeats(src, error, ("compute", "network", "security_group_ids"), list(c.network.security_group_ids))
 
@@ -181,6 +183,36 @@ def _check_storage(env: Environment, error: Error) -> None:
     storage = env.storage
     if storage.force_destroy and not (work_bucket(env) and storage.create_bucket):
         error("work_dir storage.create_bucket storage.force_destroy", ("storage", "force_destroy"), "expected force_destroy only on a work bucket towergen creates (it lets destroy delete its objects), found force_destroy: true")
+
+
+def _check_instance_types(env: Environment, error: Error) -> None:
+    """Types AWS knows (the catalogue: spec/instances.py), and one architecture the AMI runs."""
+    c = env.compute
+    known: list[tuple[int, str]] = []
+    for i, name in enumerate(c.instance_types):
+        if instances.known(name):
+            known.append((i, name))
+            continue
+        close = instances.suggest(name, 3)
+        hint = f" (did you mean {', '.join(repr(x) for x in close)}?)" if close else ""
+        error("mode compute.instance_types", ("compute", "instance_types", i), f"expected an EC2 instance type or family that AWS offers{hint}, found {describe(name)}")
+    by_arch: dict[str, list[tuple[int, str]]] = {}
+    for i, name in known:
+        for arch in sorted(instances.architectures(name)):
+            by_arch.setdefault(arch, []).append((i, name))
+    if len(by_arch) > 1:
+        first = min(by_arch, key=lambda a: by_arch[a][0][0])
+        for arch, items in sorted(by_arch.items()):
+            if arch != first:
+                i, name = items[0]
+                error("mode compute.instance_types", ("compute", "instance_types", i), f"expected instance types of one architecture (a compute environment runs one AMI), found {describe(name)} ({arch}) beside {by_arch[first][0][1]} ({first})")
+    elif set(by_arch) == {"arm64"} and c.ami_id is None:
+        i, name = by_arch["arm64"][0]
+        error("mode compute.instance_types compute.ami_id", ("compute", "instance_types", i), f"expected x86_64 instance types for towergen's AMI (the x86_64 ECS-optimized Amazon Linux 2023), found {describe(name)} (arm64, Graviton): set compute.ami_id to an arm64 ECS AMI to run it")
+    elif by_arch and not set(by_arch) <= {"x86_64", "arm64"}:
+        arch = sorted(set(by_arch) - {"x86_64", "arm64"})[0]
+        i, name = by_arch[arch][0]
+        error("mode compute.instance_types", ("compute", "instance_types", i), f"expected an x86_64 or arm64 instance type that AWS Batch runs, found {describe(name)} ({arch})")
 
 
 def _no_repeats(src: Source, error: Error, loc: Loc, values: list[str]) -> None:

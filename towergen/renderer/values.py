@@ -149,6 +149,9 @@ def compute_env_values(r: Resolved) -> dict[str, Any] | None:
         "user_data_file": Hcl('"${path.module}/' + USER_DATA_FILE + '"'),
         "user_data_vars": hcl_map({name: fsx_vars[name] for name in r.user_data_vars}, inline=True) if r.user_data_vars else hcl({}),
         "unschedulable_job_timeout_seconds": hcl(UNSCHEDULABLE_JOB_TIMEOUT_SECONDS),
+        # with a file system towergen creates, instances run in its subnet: Lustre is single-zone,
+        # and traffic from another zone is slower and charged
+        "subnet_ids": hcl_ref("module.fsx.subnet_ids") if r.compute_in_fsx_zone else hcl_ref("module.network.subnet_ids"),
         # instances join the file system's security group, whose rules admit its own members
         "security_group_ids": (
             Hcl(f"concat({hcl_ref('module.network.security_group_ids')}, [{hcl_ref('module.fsx.security_group_id')}])")

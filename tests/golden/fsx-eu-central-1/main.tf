@@ -77,7 +77,7 @@ module "compute" {
 
   instance_profile_arn = module.iam.instance_profile_arn
   spot_fleet_role_arn  = module.iam.spot_fleet_role_arn
-  subnet_ids           = module.network.subnet_ids
+  subnet_ids           = module.fsx.subnet_ids
   security_group_ids   = concat(module.network.security_group_ids, [module.fsx.security_group_id])
   instance_tags        = local.tags
 

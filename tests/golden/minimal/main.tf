@@ -3,7 +3,7 @@
 
 locals {
   name     = "minimal"
-  work_dir = "s3://towergen-minimal-work"
+  work_dir = "s3://towergen-minimal-work/work"
 }
 
 module "network" {
@@ -51,7 +51,7 @@ module "storage" {
 
   expiration_days                        = 30
   abort_incomplete_multipart_upload_days = 7
-  lifecycle_prefix                       = ""
+  lifecycle_prefix                       = "work/"
 }
 
 module "compute" {

@@ -224,3 +224,22 @@ def test_progress_lines_from_terraform_json():
     assert outcome.summary == {"add": 1, "change": 0, "remove": 0}
     assert outcome.refreshed == 1
     assert outcome.diagnostics == ["Error: creating Batch Job Queue\n  with module.x\n  AccessDenied\n  second line"]
+
+
+def test_an_offline_init_says_how_to_use_a_provider_mirror(tmp_path, monkeypatch):
+    """terraform init without the registry: one line names the mirror this machine has, or how
+    to give one (Terraform's own words stay above it)."""
+    from towergen.run import terraform as tf
+
+    offline = "Error: Failed to query available provider packages\n\nCould not retrieve the list of available versions"
+    mirror = tmp_path / "mirror"
+    (mirror / tf.AWS_IN_MIRROR).mkdir(parents=True)
+    monkeypatch.setattr(tf, "MIRROR_PLACES", (str(tmp_path / "none"), str(mirror)))
+    assert tf.init_hint(offline, None) == (
+        f"hint: terraform could not reach the registry; this machine has a provider mirror at {mirror}: "
+        f"run again with --plugin-mirror {mirror} (or TOWERGEN_PLUGIN_MIRROR={mirror})"
+    )
+    assert tf.init_hint(offline, mirror) is None, "with a mirror in use the registry was not the problem"
+    assert tf.init_hint("Error: Unsupported argument", None) is None
+    monkeypatch.setattr(tf, "MIRROR_PLACES", (str(tmp_path / "none"),))
+    assert "--plugin-mirror DIR" in tf.init_hint(offline, None)

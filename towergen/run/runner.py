@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import TerraformError, TowergenError
 from .progress import Echo, JsonProgress, Outcome, summarise
 from .targets import Target
-from .terraform import Terraform
+from .terraform import Terraform, init_hint
 from .workspace import Subject, Workspace
 
 COMMANDS = ("plan", "apply", "destroy")
@@ -78,7 +78,8 @@ def terraform_init(tf: Terraform, ws: Workspace, echo: Echo) -> float:
         result = tf.run(*argv_for("init"), cwd=ws.root, extra_env=ws.terraform_env(), check=False)
     seconds = time.monotonic() - started
     if result.returncode != 0:
-        raise TerraformError(f"terraform init failed in {ws.root}:\n{result.stdout.rstrip()}")
+        hint = init_hint(result.stdout, tf.plugin_mirror)
+        raise TerraformError(f"terraform init failed in {ws.root}:\n{result.stdout.rstrip()}" + (f"\n{hint}" if hint else ""))
     echo(f"  init       done ({seconds:.1f} s)")
     return seconds
 

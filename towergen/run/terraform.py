@@ -39,6 +39,42 @@ def find_binary(environ: Mapping[str, str] | None = None) -> str:
     raise TerraformError(f"neither terraform nor tofu is on PATH; {INSTALL_HINT}")
 
 
+# Where provider mirrors usually are on a machine without internet (the first holding
+# hashicorp/aws is suggested when terraform init cannot reach the registry; .ci/run uses it).
+MIRROR_PLACES = ("/opt/tf-plugins", "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins",
+                 "~/.terraform.d/plugins", "~/.local/share/terraform/plugins")
+AWS_IN_MIRROR = Path("registry.terraform.io") / "hashicorp" / "aws"
+
+
+def known_mirror(places: Sequence[str] | None = None) -> Path | None:
+    """The first of ``places`` (default: ``MIRROR_PLACES``) laid out as a provider mirror
+    holding hashicorp/aws."""
+    for place in MIRROR_PLACES if places is None else places:
+        path = Path(place).expanduser()
+        if (path / AWS_IN_MIRROR).is_dir():
+            return path
+    return None
+
+
+# What Terraform says when it cannot reach the registry to install a provider.
+_REGISTRY_DOWN = ("Failed to query available provider packages", "could not connect to registry",
+                  "Failed to install provider", "dial tcp", "no such host")
+
+
+def init_hint(output: str, mirror: Path | None) -> str | None:
+    """One line on how to run without the registry, when ``output`` says it was out of reach."""
+    if not any(words in output for words in _REGISTRY_DOWN):
+        return None
+    if mirror is not None:
+        return None  # a mirror was used: the problem is elsewhere (Terraform's words say where)
+    found = known_mirror()
+    if found is not None:
+        return (f"hint: terraform could not reach the registry; this machine has a provider mirror at {found}: "
+                f"run again with --plugin-mirror {found} (or TOWERGEN_PLUGIN_MIRROR={found})")
+    return ("hint: terraform could not reach the registry; on a machine without internet, point towergen at a provider mirror "
+            "with --plugin-mirror DIR (a folder laid out as DIR/registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/)")
+
+
 def find_plugin_mirror(option: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
     environ = os.environ if environ is None else environ
     given = option or environ.get("TOWERGEN_PLUGIN_MIRROR")

@@ -29,15 +29,18 @@ BAD = HERE / "bad"
 
 
 def bad_messages(path: Path) -> str:
-    """What `towergen validate <name>.yaml` prints on stderr, run from tests/bad/."""
+    """What `towergen validate <name>.yaml` prints on stderr, run from tests/bad/. A case about
+    several files names the others on its first line: ``# validated with: bases/x.yaml``."""
     import os
 
     from typer.testing import CliRunner
 
+    first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
+    others = first.removeprefix("# validated with:").split() if first.startswith("# validated with:") else []
     cwd = os.getcwd()
     os.chdir(BAD)
     try:
-        result = CliRunner().invoke(app, ["validate", path.name])
+        result = CliRunner().invoke(app, ["validate", *others, path.name])
     finally:
         os.chdir(cwd)
     return f"exit {result.exit_code}\n{result.stderr}"

@@ -85,3 +85,29 @@ def test_fleet_runs_side_by_side_but_bounded(tmp_path, monkeypatch):
     most = max(sum(1 for s, e in intervals if s <= t < e) for t, _ in intervals)
     assert most == 2, intervals
     assert result.output.count("no changes") >= 3
+
+
+def test_a_source_that_looks_like_an_option_reaches_its_child(fake, tmp_path, monkeypatch):
+    """`plan ./-dash.yaml other.yaml`: each child gets its source in a typed request, never as
+    an argument a command line could read as an option."""
+    monkeypatch.chdir(tmp_path)
+    dash = tmp_path / "-dash.yaml"
+    dash.write_text(example("manual").read_text().replace("name: manual-eu-west-2", "name: dash"))
+    other = tmp_path / "other.yaml"
+    other.write_text(example("manual").read_text().replace("name: manual-eu-west-2", "name: other"))
+    fake("savedplan/05-init", "savedplan/06-plan", "savedplan/05-init", "savedplan/06-plan")
+    # pathlib makes ./-dash.yaml "-dash.yaml": once passed on to a child as an argument, it was
+    # read as the option -d
+    result = invoke("plan", "./-dash.yaml", "other.yaml", "--target", "aws", "--jobs", "1")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "No such option" not in result.output and (tmp_path / "infra" / "dash" / "main.tf").exists()
+
+
+def test_two_sources_of_one_environment_are_refused_before_any_child_runs(fake, tmp_path):
+    roots = _two_environments(tmp_path)
+    log = fake()
+    result = invoke("plan", roots[0], roots[0], "--target", "aws")
+    assert result.exit_code == EXIT_ERROR and "both run the environment manual-eu-west-2" in result.stderr
+    result = invoke("smoke", str(example("manual")), roots[0])
+    assert result.exit_code == EXIT_ERROR and "both run the environment manual-eu-west-2" in result.stderr
+    assert not log.exists()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from .errors import Interrupted, SpecError, TowergenError
@@ -59,6 +59,32 @@ class _Group(TyperGroup):
                 sys.exit(EXIT_USAGE if exit_code == 2 else exit_code)
             raise
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+class _Command(TyperCommand):
+    """Help in words: placeholders as ``FILE...`` and ``N``, ranges as "1 to 64", never a Python
+    type (Typer prints ``{FILE}...``, ``<list[Path]>`` and ``1<=x<=64``, differently by release)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.params:
+            if param.param_type_name == "argument":
+                # the name as the user types it, without Typer's type label or braces
+                name = param.metavar or (param.name or "").upper()
+                param.display_type_rich = lambda ctx: None  # type: ignore[attr-defined]
+                param._usage_display_name = lambda name=name: name  # type: ignore[attr-defined]
+        inner = ctx.make_formatter()
+        super().format_help(ctx, inner)
+        formatter.write(plain_help(inner.getvalue()))
+
+
+def plain_help(text: str) -> str:
+    import re
+
+    text = re.sub(r"\{([A-Z][A-Z_.]*)\}", r"\1", text)  # {FILE...} -> FILE...
+    text = re.sub(r"([A-Z]\.\.\.)\.\.\.", r"\1", text)  # FILE...... -> FILE...
+    text = re.sub(r" <(?:list\[[A-Za-z]+\]|[A-Za-z]+(?: range)?)>", "", text)
+    text = re.sub(r"(-?\d+)<=x<=(-?\d+)", r"\1 to \2", text)
+    return text
 
 
 app = typer.Typer(
@@ -162,7 +188,7 @@ FilesArg = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=_Command, short_help='Render environment files into Terraform.')
 @reports_errors
 def render(
     files: FilesArg,
@@ -215,7 +241,7 @@ def render(
 _WOULD = {"create": "create", "overwrite": "change", "delete": "delete"}
 
 
-@app.command()
+@app.command(cls=_Command, short_help='Check environment files, writing nothing.')
 @reports_errors
 def validate(files: FilesArg) -> None:
     """Check environment files and render them in memory, writing nothing."""
@@ -228,7 +254,7 @@ def validate(files: FilesArg) -> None:
         typer.echo(f"ok  {display_name(path)}")
 
 
-@app.command()
+@app.command(cls=_Command, short_help='List the environments changed since a git revision.')
 @reports_errors
 def changed(
     since: Annotated[str, typer.Option("--since", metavar="REV", help="A git revision (commit, branch, tag) to compare with.", show_default=False)],
@@ -358,7 +384,7 @@ def _terraform_command(command: str, sources: list[Path], target: str, endpoint:
     raise typer.Exit(outcome.exit_code if outcome.ok else EXIT_ERROR)
 
 
-@app.command()
+@app.command(cls=_Command, short_help='Run terraform plan (exit 2: there are changes).')
 @reports_errors
 def plan(sources: SourcesArg, target: Annotated[PlanTarget, _target_option("plan")] = PlanTarget("local"),
          endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, out: OutOpt = None, jobs: JobsOpt = None,
@@ -367,7 +393,7 @@ def plan(sources: SourcesArg, target: Annotated[PlanTarget, _target_option("plan
     _terraform_command("plan", sources, target.value, endpoint, plugin_mirror, out, jobs, json_report)
 
 
-@app.command()
+@app.command(cls=_Command, short_help='Run terraform apply (on aws: shows the plan, asks).')
 @reports_errors
 def apply(source: SourceArg, target: Annotated[ApplyTarget, _target_option("apply")] = ApplyTarget("local"),
           endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, out: OutOpt = None,
@@ -377,7 +403,7 @@ def apply(source: SourceArg, target: Annotated[ApplyTarget, _target_option("appl
                        auto_approve=auto_approve)
 
 
-@app.command()
+@app.command(cls=_Command, short_help='Run terraform destroy (on aws: shows the plan, asks).')
 @reports_errors
 def destroy(source: SourceArg, target: Annotated[DestroyTarget, _target_option("destroy", required=True)],
             endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, out: OutOpt = None,
@@ -387,7 +413,7 @@ def destroy(source: SourceArg, target: Annotated[DestroyTarget, _target_option("
                        auto_approve=auto_approve)
 
 
-@app.command()
+@app.command(cls=_Command, short_help='Apply, check, re-plan and destroy on an emulator.')
 @reports_errors
 def smoke(sources: SourcesArg, target: Annotated[SmokeTarget, _target_option("smoke")] = SmokeTarget("local"),
           endpoint: EndpointOpt = None, plugin_mirror: MirrorOpt = None, jobs: JobsOpt = None,
@@ -402,7 +428,7 @@ def smoke(sources: SourcesArg, target: Annotated[SmokeTarget, _target_option("sm
     raise typer.Exit(EXIT_OK if report.ok else EXIT_ERROR)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Print the environment file's JSON Schema.")
 def schema(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the key reference as a Markdown table instead.")] = False,
 ) -> None:
@@ -417,7 +443,7 @@ def schema(
     typer.echo(json.dumps(file_schema(), indent=2, ensure_ascii=False))
 
 
-@app.command("fleet-child", hidden=True)
+@app.command("fleet-child", hidden=True, cls=_Command)
 def fleet_child(report_path: Annotated[Path, typer.Argument(metavar="PATH")]) -> None:
     """One environment of a fleet run (a Request as JSON on standard input; see towergen.fleet)."""
     from . import api

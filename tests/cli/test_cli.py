@@ -109,3 +109,13 @@ def test_each_command_offers_exactly_the_targets_that_accept_it():
 
     for command, offered in _TARGETS.items():
         assert list(offered) == targets_for(command), command
+
+
+@pytest.mark.parametrize("command", [[], ["render"], ["validate"], ["changed"], ["schema"], ["plan"], ["apply"],
+                                     ["destroy"], ["smoke"]])
+def test_help_speaks_in_words_not_python(command):
+    """Placeholders as FILE... and N, ranges in words, whole summaries, no Python type names."""
+    text = invoke(*command, "--help").stdout
+    for python in ("list[", "Path>", "<int", "<text", "str>", "{FILE", "<=x<=", "int range"):
+        assert python not in text, (command, python, text)
+    assert "..." not in text.replace("FILE...", "").replace("COMMAND [ARGS]...", "")

@@ -208,7 +208,9 @@ def render(
         bool, typer.Option("--force", help="With --prune: remove towergen's files even where the state may hold resources "
                                            "(the state itself is never removed).")
     ] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="List every file, then the summary (by default: the summary, "
+                                                                 "and each file deleted).")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line (--check: not the files that differ).")] = False,
 ) -> None:
     """Render environment files into Terraform (writes nothing unless every file is valid)."""
     from . import api
@@ -219,9 +221,9 @@ def render(
     for change in result.changes:
         counts[change.action] = counts.get(change.action, 0) + 1
         if check:
-            if change.action != "identical" and not quiet:
-                typer.echo(f"{_WOULD[change.action]:>9}  {Path(out) / change.path}")
-        elif not quiet:
+            if (change.action != "identical" or verbose) and not quiet:
+                typer.echo(f"{_WOULD.get(change.action, change.action):>9}  {Path(out) / change.path}")
+        elif verbose or change.action == "delete":  # a deletion is always said
             typer.echo(f"{change.action:>9}  {Path(out) / change.path}")
     summary = ", ".join(f"{counts[a]} {a}" for a in ("create", "overwrite", "delete", "identical") if a in counts)
     envs = len(result.environments)

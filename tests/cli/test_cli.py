@@ -32,9 +32,11 @@ def test_help_everywhere(command):
     assert "Usage: towergen" in result.stdout
 
 
-def test_render_reports_each_file_then_identical(tmp_path):
+def test_render_summarises_and_lists_files_with_verbose(tmp_path):
     out = tmp_path / "infra"
-    first = invoke("render", SPOT, "-o", str(out))
+    quiet = invoke("render", SPOT, "-o", str(tmp_path / "summary"))
+    assert quiet.exit_code == 0 and len(quiet.stdout.splitlines()) == 1, quiet.stdout
+    first = invoke("render", SPOT, "-o", str(out), "-v")
     assert first.exit_code == 0, first.stderr
     assert f"   create  {out}/spot-eu-west-1/main.tf" in first.stdout
     assert first.stdout.splitlines()[-1].startswith(f"rendered 1 environment into {out}: ")

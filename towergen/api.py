@@ -39,6 +39,12 @@ class RenderResult:
     checked_only: bool = False  # render(check=True): nothing was written
 
     @property
+    def summary(self) -> str:
+        """How many files were created, overwritten, deleted and left identical."""
+        counts = [c.action for c in self.changes]
+        return ", ".join(f"{counts.count(a)} {a}" for a in ("create", "overwrite", "delete", "identical") if a in counts)
+
+    @property
     def differs(self) -> bool:
         """Whether the tree differs from what was rendered (a check found work to do)."""
         return any(change.action != "identical" for change in self.changes)
@@ -90,7 +96,7 @@ def changed(since: str, out_dir: str | Path = "infra") -> Changed:
 DEFAULT_OUT = "infra"
 
 
-def subject(source: str | Path, *, render_into: str | Path | None = None) -> Subject:
+def subject(source: str | Path, *, render_into: str | Path | None = None, echo: Echo | None = None) -> Subject:
     """What to run: a folder towergen rendered (``OUT/<name>``: the file its manifest records is
     loaded when it exists), or an environment file, loaded once and, with ``render_into``,
     rendered there first (as ``towergen render`` does: the manifest stays current)."""
@@ -108,7 +114,9 @@ def subject(source: str | Path, *, render_into: str | Path | None = None) -> Sub
     if render_into is None:
         return Subject(loaded.env.name, loaded)
     out = output_path(render_into).absolute()
-    _write([loaded], render_files([loaded]), out)
+    written = _write([loaded], render_files([loaded]), out)
+    if echo is not None:
+        echo(f"towergen render: {source} into {out / loaded.env.name} ({written.summary})")
     return Subject(loaded.env.name, loaded, out)
 
 
@@ -151,7 +159,7 @@ def terraform(command: str, source: str | Path, *, target: str = "local", echo: 
 
     chosen = target_named(target, endpoint=endpoint)
     chosen.check_command(command)
-    what = subject(source, render_into=(out or DEFAULT_OUT) if not chosen.emulator else None)
+    what = subject(source, render_into=(out or DEFAULT_OUT) if not chosen.emulator else None, echo=echo or print)
     return run(what, command, chosen, echo or print, plugin_mirror=plugin_mirror,
                approval=Approval(auto_approve, confirm))
 

@@ -217,20 +217,19 @@ def render(
 
     result = api.render(files, out, check=check, prune=prune, force=force)
     _warn(result.warnings)
-    counts: dict[str, int] = {}
     for change in result.changes:
-        counts[change.action] = counts.get(change.action, 0) + 1
         if check:
             if (change.action != "identical" or verbose) and not quiet:
                 typer.echo(f"{_WOULD.get(change.action, change.action):>9}  {Path(out) / change.path}")
         elif verbose or change.action == "delete":  # a deletion is always said
             typer.echo(f"{change.action:>9}  {Path(out) / change.path}")
-    summary = ", ".join(f"{counts[a]} {a}" for a in ("create", "overwrite", "delete", "identical") if a in counts)
+    counts = {a: sum(c.action == a for c in result.changes) for a in _WOULD}
+    summary = result.summary
     envs = len(result.environments)
     if check:
-        differs = sum(counts.get(a, 0) for a in _WOULD)
+        differs = sum(counts.values())
         if differs:
-            what = ", ".join(f"{counts[a]} to {_WOULD[a]}" for a in _WOULD if a in counts)
+            what = ", ".join(f"{counts[a]} to {_WOULD[a]}" for a in _WOULD if counts[a])
             typer.echo(f"{out} is out of date: {differs} file{'s' if differs != 1 else ''} differ ({what}); "
                        f"run towergen render{' --prune' if prune else ''} and commit the result")
             raise typer.Exit(EXIT_ERROR)

@@ -32,6 +32,8 @@ def test_fleet_plan_summarises_and_exits_2_when_any_has_changes(fake, tmp_path):
     report = tmp_path / "report.json"
     result = invoke("plan", *roots, "--target", "aws", "--jobs", "1", "--json-report", str(report))
     assert result.exit_code == EXIT_CHANGES, result.output
+    # each environment is said as it starts and as it ends, before its output
+    assert f"--> {roots[0]}: plan started" in result.output and f"<-- {roots[1]}: plan ended (exit 0" in result.output
     table = result.output.splitlines()[-3:]
     assert table[0].split() == ["environment", "result", "time"]
     assert table[1].startswith("manual-eu-west-2") and "7 to add, 0 to change, 0 to destroy" in table[1]

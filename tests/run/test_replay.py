@@ -46,6 +46,8 @@ def test_plan_from_a_file_with_the_default_relative_output_folder(fake, tmp_path
     log = fake("savedplan/00-init", "savedplan/01-plan", "savedplan/02-show")
     result = invoke("plan", str(example("manual")), "--target", "aws")
     assert result.exit_code == EXIT_CHANGES, result.output
+    # a command that writes says where
+    assert f"towergen render: {example('manual')} into {tmp_path}/infra/manual-eu-west-2 (" in result.stdout
     saved = tmp_path / "infra" / "manual-eu-west-2" / ".terraform" / "towergen.tfplan"
     assert saved.is_file()
     plan_argv = calls(log)[1]

@@ -19,6 +19,9 @@ def test_smoke_failed_apply_still_destroys(fake):
     assert [(p.name, p.ok) for p in report.phases] == [("render", True), ("init", True), ("apply", False), ("destroy", True)]
     assert any("Error:" in f for f in report.failures), report.failures
     assert [c[0] for c in calls(log)] == ["init", "apply", "apply"], "the failed apply is torn down"
+    # each phase says what it does as it starts (the long ones wait on the provider)
+    banners = [line.split(":")[0] for line in text.splitlines() if line.startswith("== ")]
+    assert banners == ["== init", "== apply", "== destroy"], banners
     assert "smoke FAILED" in text
 
 

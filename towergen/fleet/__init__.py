@@ -78,7 +78,8 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _run_one(request: Request, env: dict[str, str]) -> FleetResult:
+def _run_one(request: Request, env: dict[str, str], echo: Echo) -> FleetResult:
+    echo(f"--> {request.source}: {request.command} started")
     with tempfile.TemporaryDirectory(prefix="towergen-fleet-") as tmp:
         report_path = Path(tmp) / "report.json"
         argv = [sys.executable, "-m", "towergen", CHILD_COMMAND, str(report_path)]
@@ -105,11 +106,11 @@ def run_fleet(requests: list[Request], echo: Echo, *, jobs: int | None = None) -
     echo(f"towergen {command}: {len(requests)} environments, {min(jobs, len(requests))} at a time")
     results: dict[int, FleetResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_run_one, r, env): i for i, r in enumerate(requests)}
+        futures = {pool.submit(_run_one, r, env, echo): i for i, r in enumerate(requests)}
         for future in as_completed(futures):
             result = future.result()
             results[futures[future]] = result
-            echo(f"--- {result.source} (exit {result.exit_code}, {result.seconds:.0f} s) ---")
+            echo(f"<-- {result.source}: {command} ended (exit {result.exit_code}, {result.seconds:.0f} s); its output:")
             for line in result.output.rstrip().splitlines():
                 echo(f"  {line}")
     ordered = [results[i] for i in range(len(requests))]

@@ -49,24 +49,44 @@ def smoke(subject: Subject, target: Target, echo: Echo, *, plugin_mirror: str | 
     return report
 
 
+# What each phase does, announced as it starts (the long ones wait on the provider's own waiters).
+BANNERS = {
+    "init": "terraform init",
+    "apply": "apply (a job queue takes ~30 s, a lifecycle rule ~55 s: the provider waits on them)",
+    "check": "check the AWS objects and identities through the AWS API",
+    "re-plan": "plan again: what was just applied must plan no change",
+    "destroy": "destroy (a job queue takes ~60 s to go)",
+    "verify": "verify that nothing is left",
+}
+
+
+def banner(echo: Echo, name: str) -> None:
+    echo(f"== {name}: {BANNERS[name]}")
+
+
 def _phases(tf: Terraform, ws: Workspace, client: Client, report: SmokeReport, echo: Echo) -> None:
     assert ws.loaded is not None
+
     def phase(name: str, seconds: float, ok: bool, detail: str) -> bool:
         report.phases.append(Phase(name, seconds, ok, detail))
         return ok
 
+    banner(echo, "init")
     phase("init", terraform_init(tf, ws, echo), True, "")
+    banner(echo, "apply")
     applied = terraform_command(tf, ws, "apply", echo)
     if not phase("apply", applied.seconds, applied.exit_code == 0, f"{applied.summary.get('add', 0)} added"):
         report.failures += applied.diagnostics
         _destroy(tf, ws, report, echo, phase, after_failure=True)
         return
 
+    banner(echo, "check")
     t = time.monotonic()
     checks = check_created(ws.loaded.resolved, ws, applied.outputs, client)
     report.failures += [f"check failed: {f}" for f in checks.failed]
     phase("check", time.monotonic() - t, not checks.failed, f"{len(checks.passed)} of {len(checks.passed) + len(checks.failed)} checks passed")
 
+    banner(echo, "re-plan")
     replan = terraform_command(tf, ws, "plan", echo)
     drift = replan.exit_code == 2
     if replan.exit_code == 1:
@@ -78,6 +98,7 @@ def _phases(tf: Terraform, ws: Workspace, client: Client, report: SmokeReport, e
 
     if not _destroy(tf, ws, report, echo, phase):
         return
+    banner(echo, "verify")
     t = time.monotonic()
     gone = check_gone(ws.loaded.resolved, client)
     report.failures += [f"left behind: {f}" for f in gone.failed]
@@ -88,6 +109,7 @@ def _destroy(tf: Terraform, ws: Workspace, report: SmokeReport, echo: Echo, phas
              after_failure: bool = False) -> bool:
     assert ws.loaded is not None
     protected = bool(ws.loaded.resolved.guarded)  # dispose: false, and something to protect
+    banner(echo, "destroy")
     destroyed = terraform_command(tf, ws, "destroy", echo)
     if protected and not after_failure:
         refused = destroyed.exit_code != 0 and any("prevent_destroy" in d or "cannot be destroyed" in d for d in destroyed.diagnostics)

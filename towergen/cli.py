@@ -432,6 +432,7 @@ def smoke(sources: SourcesArg, target: Annotated[SmokeTarget, _target_option("sm
 @app.command(cls=_Command, short_help="Print the environment file's JSON Schema.")
 def schema(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the key reference as a Markdown table instead.")] = False,
+    base: Annotated[bool, typer.Option("--base", help="The schema of a base file (one that others extend: no key required).")] = False,
 ) -> None:
     """Print the JSON Schema of the environment file (for editors), or its key reference."""
     if markdown:
@@ -441,7 +442,7 @@ def schema(
         return
     from .spec.schema import file_schema
 
-    typer.echo(json.dumps(file_schema(), indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(file_schema(base=base), indent=2, ensure_ascii=False))
 
 
 @app.command("fleet-child", hidden=True, cls=_Command)

@@ -257,9 +257,13 @@ def test_extends_through_the_cli(repo):
 
 def test_schema_names_extends():
     schema = file_schema()
-    assert schema["properties"]["extends"]["type"] == "string"
-    assert "extends" not in schema.get("required", [])
-    assert schema["additionalProperties"] is False
+    for form in ("Environment", "PartialEnvironment"):
+        body = schema["$defs"][form]
+        assert body["properties"]["extends"]["type"] == "string"
+        assert "extends" not in body.get("required", [])
+        assert body["additionalProperties"] is False
+    assert schema["if"] == {"required": ["extends"]}, "a file with extends is checked as a partial file"
+    assert "required" not in schema["$defs"]["PartialEnvironment"]
     json.dumps(schema)
 
 

@@ -35,7 +35,9 @@ How the bindings are read: each wheel holds `_jsii/<name>.jsii.tgz`; inside it,
 `<struct>ToTerraform(struct)` per nested block with the same shape. A converter that calls
 another `*ToTerraform` function is a nested block (or an object attribute); the parallel
 `*ToHclTerraform` functions say which (`isBlock: true`). Which arguments are required comes
-from `index.d.ts` next to it (a configuration property without `?`). Computed-only attributes do not appear
+from `index.d.ts` next to it (a configuration property without `?`), and which attributes an
+expression may read (computed ones too) from the getters of the type's class
+(`this.getStringAttribute('arn')`). Computed-only attributes do not appear
 (they cannot be set in configuration); a few the schema marks optional-and-computed do (`id`,
 `tags_all`), as Terraform accepts them.
 
@@ -147,6 +149,7 @@ def _hcl_blocks(body: str) -> dict[str, bool]:
     return {name: is_block == "true" for name, _value, is_block, _kind in HCL_ENTRY.findall(body)}
 
 
+CLASS = re.compile(r"^class (\w+) extends (\w+)\.(\w+) \{$", re.M)
 PROPERTY = re.compile(r"/\*\*((?:(?!\*/).)*)\*/\s*readonly \w+(\??):", re.S)
 ANCHOR = re.compile(r"#(\w+) \w+#\w+\}")
 INTERFACE = re.compile(r"^export interface (\w+)(?: extends [\w.]+)? \{\n(.*?)^\}$", re.M | re.S)
@@ -169,9 +172,24 @@ def _required(declarations: str) -> dict[str, set[str]]:
     return required
 
 
+READABLE = re.compile(r"get\w*Attribute\('(\w+)'\)|interpolationForAttribute\('(\w+)'\)|new \w+\(this, \"(\w+)\"")
+
+
+def _readable(source: str) -> list[str]:
+    """Every top-level attribute an expression may read (`aws_x.name.<attribute>`), computed ones
+    included: the getters of the type's class."""
+    starts = list(CLASS.finditer(source))
+    for i, match in enumerate(starts):
+        if match.group(3) in ("TerraformResource", "TerraformDataSource"):
+            body = source[match.end(): starts[i + 1].start() if i + 1 < len(starts) else len(source)]
+            return sorted({next(g for g in m.groups() if g) for m in READABLE.finditer(body)})
+    return []
+
+
 def arguments(source: str, declarations: str, skip: frozenset[str] = frozenset()) -> dict[str, list[str]]:
     """{"attributes": [...], "blocks": [...], "required": [...]} as dotted paths for the type
-    defined in `source`; the children of the blocks in `skip` are left out."""
+    defined in `source` (the children of the blocks in `skip` left out), and for resources and
+    data sources "readable": the top-level attributes expressions may refer to."""
     structs = _bodies(source, "ToTerraform")
     hcl_structs = _bodies(source, "ToHclTerraform")
     required_names = _required(declarations)
@@ -197,7 +215,11 @@ def arguments(source: str, declarations: str, skip: frozenset[str] = frozenset()
 
     top = _entries(_method(source, "synthesizeAttributes"))
     walk(top, _hcl_blocks(_method(source, "synthesizeHclAttributes")), "", ())
-    return {"attributes": sorted(attributes), "blocks": sorted(blocks), "required": sorted(required)}
+    result = {"attributes": sorted(attributes), "blocks": sorted(blocks), "required": sorted(required)}
+    readable = _readable(source)
+    if readable:
+        result["readable"] = readable
+    return result
 
 
 def derive(wheels: list[Path], types: list[str]) -> dict:

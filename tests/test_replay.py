@@ -61,7 +61,7 @@ def test_plan_exit_codes(fake, tmp_path):
     result = invoke("plan", root, "--target", "aws")
     assert result.exit_code == EXIT_CHANGES, result.output
     assert "Terraform will perform the following actions" in result.output
-    assert "plan: 7 to add, 0 to change, 0 to destroy" in result.output
+    assert "plan: 11 to add, 0 to change, 0 to destroy" in result.output
 
     fake("savedplan/05-init", "savedplan/06-plan")
     result = invoke("plan", root, "--target", "aws")
@@ -213,7 +213,7 @@ def test_fleet_plan_summarises_and_exits_2_when_any_has_changes(fake, tmp_path):
     assert result.exit_code == EXIT_CHANGES, result.output
     table = result.output.splitlines()[-3:]
     assert table[0].split() == ["environment", "result", "time"]
-    assert table[1].startswith("manual-eu-west-2") and "7 to add, 0 to change, 0 to destroy" in table[1]
+    assert table[1].startswith("manual-eu-west-2") and "11 to add, 0 to change, 0 to destroy" in table[1]
     assert table[2].startswith("manual-two") and "no changes" in table[2]
     data = json.loads(report.read_text())
     assert [(d["environment"], d["exit_code"]) for d in data] == [("manual-eu-west-2", 2), ("manual-two", 0)]

@@ -17,14 +17,14 @@ Get the two wheels (about 125 MB together; keep them outside the repository):
     cdktn-provider-aws 25.8.1       is built from hashicorp/aws 6.69.1
     cdktf-cdktf-provider-aws 20.1.0 is built from hashicorp/aws 5.100.0
 
-(the script reads the provider version from the bindings themselves and records it, so the
-mapping above is checked, not assumed). Then, from the repository root:
+(the script reads the provider version from the bindings themselves and records it; the
+contract test expects 5.100.0 and 6.69.1, so the mapping above is checked, not assumed). Then, from the repository root:
 
     python3 tools/derive_aws_provider_arguments.py \\
         /work/cache/wheels/cdktf_cdktf_provider_aws-20.1.0-py3-none-any.whl \\
         /work/cache/wheels/cdktn_provider_aws-25.8.1-py3-none-any.whl
 
-It runs offline with the Python standard library only (about 20 s: it reads the 35-46 MB
+It runs offline with the Python standard library only (a few seconds: it reads the 34-46 MB
 `_jsii/*.jsii.tgz` archive inside each wheel). `--check` compares instead of writing and exits 1
 when the committed file differs.
 

@@ -17,7 +17,7 @@ its policy (AWS leaves such an environment in DELETING/INVALID, #8549/#26930); m
 refuses a second compute environment of the same name (#44644's 409). moto runs no instances: what
 the running jobs of a deleted environment experience cannot be shown here.
 
-About 7 minutes (the AWS provider's own waiters: ~30 s per job queue update, ~60 s per queue
+About 10 minutes here (the AWS provider's own waiters: ~30 s per job queue update, ~60 s per queue
 delete); the two tests run side by side under pytest-xdist.
 """
 

@@ -58,14 +58,52 @@ resource "aws_launch_template" "this" {
   }
 }
 
-# Compute environments are named from a prefix and replaced create-before-destroy: a change
-# Batch cannot make in place (provisioning type, spot fleet role) then builds the new one,
-# moves the queue to it and deletes the old one, instead of failing on the name or the queue.
+# What Batch builds the work instances from: the provisioning, the instance types, the AMI, the
+# launch template version, the network and the roles. A change to any of it replaces the compute
+# environment (below) instead of updating it in place. Sets are sorted: an order is no change.
+resource "terraform_data" "work_instances" {
+  triggers_replace = {
+    type                = var.provisioning
+    allocation_strategy = var.allocation_strategy
+    bid_percentage      = var.provisioning == "SPOT" ? var.bid_percentage : null
+    spot_iam_fleet_role = var.provisioning == "SPOT" ? var.spot_fleet_role_arn : null
+    instance_types      = sort(var.instance_types)
+    instance_role       = var.instance_profile_arn
+    image_type          = local.work_image_type
+    image_id            = local.work_ami
+    launch_template     = "${aws_launch_template.this.id}:${aws_launch_template.this.latest_version}"
+    subnets             = sort(var.subnet_ids)
+    security_group_ids  = sort(var.security_group_ids)
+  }
+}
+
+# The work compute environment.
+#
+# Its name is left to the provider: hashicorp/aws 5.x calls the argument
+# compute_environment_name(_prefix), 6.x name(_prefix), and neither accepts the other's, so one
+# file that both majors read can set neither. Both then generate a unique name (terraform-<time>),
+# which is what lets a replacement create the new environment while the old one still exists.
+# The Name tag (<name>-work), the queue it serves (<name>-work) and the module's outputs say which
+# environment it is.
+#
+# Replaced, never updated in place, when terraform_data.work_instances changes: Terraform creates
+# the new environment, moves the queues to it, then disables and deletes the old one
+# (create_before_destroy). In place, the outcome would depend on the provider version and the
+# service role: hashicorp/aws 5.x replaces a SPOT_PRICE_CAPACITY_OPTIMIZED environment but updates
+# a BEST_FIT_PROGRESSIVE one, 6.x updates both, and with a service role of its own every such
+# change is a replacement; an in-place update is a Batch infrastructure update that ends jobs still
+# running after update_policy's timeout, and a launch template given as $Latest or $Default would
+# show Terraform no change at all. Here the launch template version is the number of its latest
+# version, so that a new user-data (a new version) is a change Terraform sees and the new
+# environment's instances boot with it.
 resource "aws_batch_compute_environment" "work" {
-  compute_environment_name_prefix = "${var.name}-work-"
-  type                            = "MANAGED"
-  state                           = "ENABLED"
-  service_role                    = var.service_role_arn
+  type         = "MANAGED"
+  state        = "ENABLED"
+  service_role = var.service_role_arn
+
+  tags = {
+    Name = "${var.name}-work"
+  }
 
   compute_resources {
     type                = var.provisioning
@@ -92,20 +130,37 @@ resource "aws_batch_compute_environment" "work" {
 
   lifecycle {
     create_before_destroy = true
+    replace_triggered_by  = [terraform_data.work_instances]
     # Batch moves desired vCPUs with the load; it is not configuration.
     ignore_changes = [compute_resources[0].desired_vcpus]
   }
 }
 
+resource "terraform_data" "head_instances" {
+  count = local.head_compute ? 1 : 0
+
+  triggers_replace = {
+    instance_role      = var.instance_profile_arn
+    image_id           = local.head_ami
+    launch_template    = "${aws_launch_template.this.id}:${aws_launch_template.this.latest_version}"
+    subnets            = sort(var.subnet_ids)
+    security_group_ids = sort(var.security_group_ids)
+  }
+}
+
 # With spot work instances the Nextflow head job gets an on-demand environment of its own
-# (head_max_vcpus set), so that a spot reclaim never kills the pipeline's driver.
+# (head_max_vcpus set), so that a spot reclaim never kills the pipeline's driver. Named and
+# replaced as the work environment is.
 resource "aws_batch_compute_environment" "head" {
   count = local.head_compute ? 1 : 0
 
-  compute_environment_name_prefix = "${var.name}-head-"
-  type                            = "MANAGED"
-  state                           = "ENABLED"
-  service_role                    = var.service_role_arn
+  type         = "MANAGED"
+  state        = "ENABLED"
+  service_role = var.service_role_arn
+
+  tags = {
+    Name = "${var.name}-head"
+  }
 
   compute_resources {
     type                = "EC2"
@@ -130,6 +185,7 @@ resource "aws_batch_compute_environment" "head" {
 
   lifecycle {
     create_before_destroy = true
+    replace_triggered_by  = [terraform_data.head_instances[count.index]]
     ignore_changes        = [compute_resources[0].desired_vcpus]
   }
 }

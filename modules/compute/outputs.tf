@@ -42,3 +42,10 @@ output "work_ami_id" {
   description = "AMI of the work compute environment."
   value       = local.work_ami
 }
+
+# The names are read from the ARNs: the attribute is compute_environment_name in hashicorp/aws
+# 5.x and name in 6.x, and no expression may name both.
+output "compute_environment_names" {
+  description = "Names of the compute environments (generated; each is tagged Name = \"<name>-work\" or \"<name>-head\"), work first."
+  value       = [for arn in concat([aws_batch_compute_environment.work.arn], aws_batch_compute_environment.head[*].arn) : element(split("/", arn), 1)]
+}

@@ -14,9 +14,11 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
+# The region is data.aws_region.current.id: hashicorp/aws 6.x deprecates its name attribute, and
+# 5.x has no region attribute, the one 6.x recommends instead.
 locals {
   partition = data.aws_partition.current.partition
-  region    = data.aws_region.current.name
+  region    = data.aws_region.current.id
   account   = data.aws_caller_identity.current.account_id
 
   bucket_arns       = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}"]

@@ -49,22 +49,31 @@ output "ebs_autoscale_policy_json" {
   value       = data.aws_iam_policy_document.ebs_autoscale.json
 }
 
+# The roles Batch and its instances run with come out only once their policies are attached
+# (depends_on). Whatever uses them (a compute environment) then depends on the attachments too, so
+# that Terraform creates the policies first and destroys them last: a compute environment whose
+# service role lost its policy cannot delete its instances and sticks in DELETING or INVALID
+# (hashicorp/terraform-provider-aws #8549, #26930).
 output "batch_service_role_arn" {
   description = "ARN of the Batch service role, or null (Batch's service-linked role)."
   value       = one(aws_iam_role.batch_service[*].arn)
+  depends_on  = [aws_iam_role_policy_attachment.batch_service]
 }
 
 output "instance_role_arn" {
   description = "ARN of the ECS instance role, or null."
   value       = one(aws_iam_role.instance[*].arn)
+  depends_on  = [aws_iam_role_policy_attachment.instance, aws_iam_role_policy.ebs_autoscale]
 }
 
 output "instance_profile_arn" {
   description = "ARN of the ECS instance profile, or null."
   value       = one(aws_iam_instance_profile.instance[*].arn)
+  depends_on  = [aws_iam_role_policy_attachment.instance, aws_iam_role_policy.ebs_autoscale]
 }
 
 output "spot_fleet_role_arn" {
   description = "ARN of the spot fleet role, or null."
   value       = one(aws_iam_role.spot_fleet[*].arn)
+  depends_on  = [aws_iam_role_policy_attachment.spot_fleet]
 }

@@ -10,6 +10,10 @@ locals {
   lock_table_arn    = var.create_lock_table ? aws_dynamodb_table.lock[0].arn : null
 }
 
+# The bucket is made in the provider's region. Not aws_s3_bucket.this.region: in hashicorp/aws 6.x
+# that is the resource's own region argument, and bucket_region (its replacement) is not in 5.x.
+data "aws_region" "current" {}
+
 resource "aws_s3_bucket" "this" {
   bucket = var.bucket_name
 

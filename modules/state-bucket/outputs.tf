@@ -10,7 +10,7 @@ output "bucket_arn" {
 
 output "bucket_region" {
   description = "Region of the state bucket: backend.region in the environment files."
-  value       = aws_s3_bucket.this.region
+  value       = data.aws_region.current.id
 }
 
 output "lock_table_name" {

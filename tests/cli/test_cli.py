@@ -87,10 +87,10 @@ def test_validate_writes_nothing(tmp_path, monkeypatch):
 def test_schema_is_json_schema():
     result = invoke("schema")
     assert result.exit_code == 0
-    schema = json.loads(result.stdout)
-    assert schema["additionalProperties"] is False
-    assert set(schema["required"]) == {"version", "name", "region", "work_dir"}
-    assert "compute" in schema["properties"]
+    environment = json.loads(result.stdout)["$defs"]["Environment"]
+    assert environment["additionalProperties"] is False
+    assert set(environment["required"]) == {"version", "name", "region", "work_dir"}
+    assert "compute" in environment["properties"]
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ def test_fleet_plan_summarises_and_exits_2_when_any_has_changes(fake, tmp_path):
     assert f"--> {roots[0]}: plan started" in result.output and f"<-- {roots[1]}: plan ended (exit 0" in result.output
     table = result.output.splitlines()[-3:]
     assert table[0].split() == ["environment", "result", "time"]
-    assert table[1].startswith("manual-eu-west-2") and "7 to add, 0 to change, 0 to destroy" in table[1]
+    assert table[1].startswith("manual-eu-west-2") and "11 to add, 0 to change, 0 to destroy" in table[1]
     assert table[2].startswith("manual-two") and "no changes" in table[2]
     data = json.loads(report.read_text())
     assert [(d["environment"], d["exit_code"]) for d in data] == [("manual-eu-west-2", 2), ("manual-two", 0)]

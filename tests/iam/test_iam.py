@@ -183,7 +183,7 @@ def _apply_iam(example: Path, kind: str, tmp_path: Path, terraform):
         if env.mode == "forge":
             batch = session.client("batch", endpoint_url=url)
             for ce in batch.describe_compute_environments()["computeEnvironments"]:
-                if ce["computeEnvironmentName"].startswith(f"{env.name}-work-"):
+                if (ce.get("tags") or {}).get("Name") == f"{env.name}-work":  # the provider generates the name
                     extra["work_ce_arn"] = ce["computeEnvironmentArn"]
     return env, account, actors, extra
 

@@ -26,7 +26,7 @@ def test_plan_exit_codes(fake, tmp_path):
     result = invoke("plan", root, "--target", "aws")
     assert result.exit_code == EXIT_CHANGES, result.output
     assert "Terraform will perform the following actions" in result.output
-    assert "plan: 7 to add, 0 to change, 0 to destroy" in result.output
+    assert "plan: 11 to add, 0 to change, 0 to destroy" in result.output
 
     fake("savedplan/05-init", "savedplan/06-plan")
     result = invoke("plan", root, "--target", "aws")

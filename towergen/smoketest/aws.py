@@ -181,7 +181,9 @@ def check_gone(r: Resolved, client: Callable[[str], Any]) -> Checks:
         checks.expect("no job queue is left", not left, left)
     else:
         checks.expect("the existing queues are untouched", sorted(left) == sorted({r.head_queue, r.compute_queue}), left)
-    left = [c["computeEnvironmentName"] for c in batch.describe_compute_environments()["computeEnvironments"] if c["computeEnvironmentName"].startswith(prefix)]
+    # the provider names compute environments itself (terraform-...); towergen tags them NAME-work/-head
+    left = [c["computeEnvironmentName"] for c in batch.describe_compute_environments()["computeEnvironments"]
+            if c["computeEnvironmentName"].startswith(prefix) or (c.get("tags") or {}).get("Name", "").startswith(prefix)]
     checks.expect("no compute environment is left", not left, left)
     iam = client("iam")
     left = [u["UserName"] for u in iam.list_users()["Users"] if u["UserName"] == r.user_name]

@@ -26,6 +26,11 @@ output "compute_queue_arn" {
   value       = module.compute.work_queue_arn
 }
 
+output "compute_environment_names" {
+  description = "The compute environments behind the queues (names the provider generated; each is tagged Name = NAME-work or NAME-head), work first."
+  value       = module.compute.compute_environment_names
+}
+
 output "work_bucket" {
   description = "The work bucket, or null when the work directory is on FSx."
   value       = module.storage.bucket_name

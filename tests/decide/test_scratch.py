@@ -72,3 +72,18 @@ def test_platform_json_says_nvme_only_with_nvme(tmp_path):
     main = (folder / "main.tf").read_text()
     assert "boot_disk_gib        = 100" in main and "boot_disk_throughput = 325" in main
     assert [w.path for w in result.warnings] == ["compute.instance_types"]
+
+
+def test_an_on_demand_gpu_environment_can_give_its_head_job_a_cpu_environment(tmp_path):
+    """compute.head_queue with on-demand: the head queue gets an on-demand CPU environment of
+    its own (the ECS AMI, optimal types), so the head job does not hold a GPU instance."""
+    from towergen.decide.resolved import resolve
+
+    gpu = "compute:\n  provisioning: on-demand\n  gpu: true\n  instance_types: [g5]\n"
+    assert not resolve(env_of(gpu)).head_environment, "by default the head job shares the work environment"
+    with_head = resolve(env_of(gpu + "  head_queue:\n    max_cpus: 4\n"))
+    assert with_head.head_environment and not with_head.spot
+    _, folder = render_one(tmp_path, gpu + "  head_queue:\n    max_cpus: 4\n")
+    main = (folder / "main.tf").read_text()
+    assert "head_max_vcpus      = 4" in main and "spot_fleet_role_arn" not in main
+    assert resolve(env_of("")).head_environment, "spot always has one"

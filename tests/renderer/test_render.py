@@ -33,7 +33,9 @@ def test_free_text_reaches_terraform_byte_exact(tmp_path):
     towergen.render([spec], tmp_path / "out")
     parsed = hcl2.loads((tmp_path / "out" / "t1" / "main.tf").read_text(encoding="utf-8"))
     rendered = parsed["locals"][0]["tags"]
-    assert {hcl_unquote(k) if k.startswith('"') else k: hcl_unquote(v) for k, v in rendered.items()} == tags
+    # towergen's two default tags, then the file's, each byte for byte
+    assert {hcl_unquote(k) if k.startswith('"') else k: hcl_unquote(v) for k, v in rendered.items()} == {
+        "managed-by": "towergen", "towergen-environment": "t1", **tags}
 
 
 def test_every_output_file_is_lf_with_final_newline(rendered_examples):

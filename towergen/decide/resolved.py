@@ -27,6 +27,12 @@ DEFAULT_ALLOCATION = {"spot": "SPOT_PRICE_CAPACITY_OPTIMIZED", "on-demand": "BES
 # picks, per deployment type; scratch types take none.
 FSX_THROUGHPUT = {"PERSISTENT_1": (50, 100, 200), "PERSISTENT_2": (125, 250, 500, 1000)}
 FSX_DEFAULT_THROUGHPUT = {"PERSISTENT_1": 200, "PERSISTENT_2": 250}
+# Tags on every resource (provider default_tags) and on the instances and volumes Batch
+# launches, so that the console says who manages a resource and which environment it belongs
+# to; the file's own tags are added, and win where they name the same key.
+MANAGED_BY_TAG = "managed-by"
+ENVIRONMENT_TAG = "towergen-environment"
+
 # Resources the dispose: false guard protects from destroy and replacement.
 GUARD_BUCKET = "work bucket"
 GUARD_FILE_SYSTEM = "file system"
@@ -145,7 +151,8 @@ class Resolved:
 
     # switches
     forge: bool  # towergen creates the Batch resources (mode: forge)
-    spot: bool  # spot work instances, with an on-demand head compute environment
+    spot: bool  # spot work instances
+    head_environment: bool  # the head queue has an on-demand CPU compute environment of its own
     fusion: bool
     autoscale: bool  # amazon-ebs-autoscale on every instance
     scratch: ScratchPlan | None  # instance types, scratch and boot disk (forge mode; scratch.py)
@@ -195,6 +202,9 @@ class Resolved:
 
     # dispose: false
     guarded: tuple[str, ...]  # what the guard protects (GUARD_*); empty: no guard is rendered
+
+    # tags
+    tags: dict[str, str]  # on every resource: towergen's defaults, then the file's
 
     @property
     def name(self) -> str:
@@ -296,6 +306,9 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         source_name=source_name,
         forge=forge,
         spot=spot,
+        # spot: a reclaim must never kill the pipeline's driver; on-demand: when asked for
+        # (compute.head_queue), e.g. so that the head job of a GPU environment runs on a cheap CPU
+        head_environment=forge and (spot or "head_queue" in c.model_fields_set),
         fusion=fusion,
         autoscale=autoscale,
         scratch=scratch,
@@ -335,4 +348,5 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         max_spot_attempts=SPOT_ATTEMPTS if spot else None,
         nvme_storage=fusion and scratch is not None and scratch.nvme,
         guarded=tuple(guarded),
+        tags={MANAGED_BY_TAG: "towergen", ENVIRONMENT_TAG: env.name, **env.tags},
     )

@@ -127,8 +127,6 @@ def check(env: Environment, src: Source) -> list[Finding]:
             error("mode compute.provisioning compute.cost_percentage", ("compute", "cost_percentage"), "expected no cost_percentage with provisioning: on-demand (it caps spot prices), found one")
         if not spot and c.allocation_strategy and c.allocation_strategy.startswith("SPOT_"):
             error("mode compute.provisioning compute.allocation_strategy", ("compute", "allocation_strategy"), f"expected BEST_FIT or BEST_FIT_PROGRESSIVE with provisioning: on-demand, found {describe(c.allocation_strategy)}")
-        if not spot and src.has("compute", "head_queue"):
-            error("mode compute.provisioning compute.head_queue", ("compute", "head_queue"), "expected no head_queue with provisioning: on-demand (the head job shares the on-demand compute environment), found one")
         scaled = c.ebs_autoscale
         if scaled.enabled and scaled.initial_size_gib > scaled.max_size_gib:
             error("mode compute.ebs_autoscale", ("compute", "ebs_autoscale", "initial_size_gib"), f"expected at most max_size_gib ({scaled.max_size_gib}), found {scaled.initial_size_gib}")

@@ -35,7 +35,7 @@ def compute_values(r: Resolved) -> Values:
         "name": hcl(r.name),
         "region": hcl(r.region),
         "work_dir": hcl(r.work_dir),
-        "tags": hcl_map(r.env.tags) if r.env.tags else None,
+        "tags": hcl_map(r.tags),
         "iam": iam_values(r),
         "storage": storage_values(r),
         "fsx": fsx_values(r),
@@ -132,6 +132,7 @@ def compute_env_values(r: Resolved) -> dict[str, Any] | None:
     fsx_vars = {"fsx_dns_name": hcl_ref("module.fsx.dns_name"), "fsx_mount_name": hcl_ref("module.fsx.mount_name")}
     return {
         "spot": r.spot,
+        "head_environment": r.head_environment,
         "provisioning": hcl(r.batch_type),
         "max_vcpus": hcl(c.max_cpus),
         "min_vcpus": hcl(c.min_cpus),

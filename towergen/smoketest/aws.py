@@ -71,8 +71,8 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
             ), actions)
         work, head = environment_of(r.compute_queue), environment_of(r.head_queue)
         separate = head.get("computeEnvironmentArn") != work.get("computeEnvironmentArn")
-        checks.expect("the head queue has an on-demand environment of its own" if r.spot else "the head queue shares the work environment",
-                      separate == r.spot, head.get("computeEnvironmentName"))
+        checks.expect("the head queue has an on-demand environment of its own" if r.head_environment else "the head queue shares the work environment",
+                      separate == r.head_environment, head.get("computeEnvironmentName"))
         c = env.compute
         if work:
             label = work["computeEnvironmentName"]
@@ -85,7 +85,7 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
             checks.expect(f"{label} has min vCPUs {c.min_cpus}", res.get("minvCpus", 0) == c.min_cpus, res.get("minvCpus"))
             if r.spot:
                 checks.expect(f"{label} bids {c.cost_percentage}%", res.get("bidPercentage") == c.cost_percentage, res.get("bidPercentage"))
-        if r.spot and head:
+        if r.head_environment and head:
             res = head["computeResources"]
             label = head["computeEnvironmentName"]
             checks.expect(f"{label} is on-demand", res["type"] == "EC2", res["type"])

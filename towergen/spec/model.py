@@ -106,7 +106,14 @@ def _check_s3_bucket_url(value: str) -> str:
     return value
 
 
-S3BucketUrl = Annotated[str, AfterValidator(_check_s3_bucket_url)]
+def _bucket_url(value: Any) -> Any:
+    """A bare bucket name is the bucket: ``BUCKET`` and ``s3://BUCKET`` mean the same."""
+    if isinstance(value, str) and value and "/" not in value and ":" not in value:
+        return "s3://" + value
+    return value
+
+
+S3BucketUrl = Annotated[str, BeforeValidator(_bucket_url), AfterValidator(_check_s3_bucket_url)]
 
 def _has_dot_segment(path: str) -> bool:
     return any(seg in (".", "..") for seg in path.split("/"))
@@ -211,9 +218,14 @@ TagKey = Annotated[str, AfterValidator(_check_tag_key)]
 TagValue = Annotated[str, AfterValidator(_check_tag_value)]
 
 
+# AWS allows 50 tags per resource: towergen's two default tags and a Name tag leave 47.
+MAX_USER_TAGS = 47
+
+
 def _check_tags(value: dict[str, str]) -> dict[str, str]:
-    if len(value) > 49:
-        raise expected("at most 49 tags (AWS allows 50 per resource; towergen adds a Name tag to some)")
+    if len(value) > MAX_USER_TAGS:
+        raise expected(f"at most {MAX_USER_TAGS} tags (AWS allows 50 per resource; towergen adds managed-by, "
+                       "towergen-environment and, to some, a Name tag)")
     return value
 
 
@@ -246,8 +258,19 @@ InstanceType = Annotated[
 
 
 # Accounts, roles and remote state (GitOps across accounts)
+def _account_number(value: Any) -> Any:
+    """An account id written without quotes is read by YAML as a number: take its 12 digits (it
+    has no leading zero, which the reader refuses as ambiguous), so that the checks that need
+    the account (the role's account) still run."""
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) == 12:
+        return str(value)
+    return value
+
+
 AccountId = Annotated[
-    str, _pattern(r"[0-9]{12}", 'an AWS account id: 12 digits, in quotes, such as "123456789012"')
+    str,
+    BeforeValidator(_account_number, json_schema_input_type=str | int),
+    _pattern(r"[0-9]{12}", 'an AWS account id: 12 digits (in quotes if it starts with 0), such as "123456789012"'),
 ]
 ROLE_ARN_RE = r"arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}"
 RoleArn = Annotated[
@@ -273,9 +296,16 @@ KmsKeyArn = Annotated[
 ]
 
 
+def _bucket_name(value: Any) -> Any:
+    """``s3://BUCKET`` names the bucket as every other bucket key does: the name alone is kept."""
+    if isinstance(value, str) and value.startswith("s3://"):
+        return value[len("s3://"):].rstrip("/") if "/" not in value[len("s3://"):].rstrip("/") else value
+    return value
+
+
 def _check_state_bucket(value: str) -> str:
     if value.startswith("s3://"):
-        raise expected("a bucket name without s3://")
+        raise expected("a bucket, as BUCKET or s3://BUCKET without a path (the key says where the state goes)")
     problem = bucket_name_problem(value)
     if problem:
         raise expected(problem)
@@ -298,7 +328,7 @@ def _check_state_key(value: str) -> str:
     return value
 
 
-StateBucket = Annotated[str, AfterValidator(_check_state_bucket)]
+StateBucket = Annotated[str, BeforeValidator(_bucket_name), AfterValidator(_check_state_bucket)]
 StateKey = Annotated[str, AfterValidator(_check_state_key)]
 
 
@@ -379,7 +409,7 @@ def _null_is_empty(value: Any) -> Any:
 
 
 class AllowedBucket(Section):
-    bucket: S3BucketUrl = Field(description="s3://BUCKET")
+    bucket: S3BucketUrl = Field(description="s3://BUCKET (or the name alone)")
     access: Literal["read", "read-write"] = Field("read-write", description="read or read-write")
 
     @property
@@ -446,7 +476,8 @@ class AwsCli(Section):
 
 class HeadQueue(Section):
     max_cpus: Annotated[int, Field(ge=1, le=10000)] = Field(
-        8, description="vCPUs of the on-demand compute environment behind the head queue (spot only)"
+        8, description="vCPUs of the head queue's own on-demand CPU compute environment (always with spot; with "
+        "on-demand, setting head_queue asks for one: a GPU environment's head job then runs on a CPU instance)"
     )
 
 

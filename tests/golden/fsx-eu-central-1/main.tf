@@ -5,7 +5,9 @@ locals {
   name     = "fsx-eu-central-1"
   work_dir = "/fsx/work"
   tags = {
-    team = "population-genetics"
+    managed-by           = "towergen"
+    towergen-environment = "fsx-eu-central-1"
+    team                 = "population-genetics"
   }
 }
 

@@ -5,8 +5,10 @@ locals {
   name     = "gpu-us-west-2"
   work_dir = "s3://gpu-lab-work/nextflow"
   tags = {
-    team    = "imaging"
-    project = "cell seg/2026"
+    managed-by           = "towergen"
+    towergen-environment = "gpu-us-west-2"
+    team                 = "imaging"
+    project              = "cell seg/2026"
   }
 }
 

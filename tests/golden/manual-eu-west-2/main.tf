@@ -4,6 +4,10 @@
 locals {
   name     = "manual-eu-west-2"
   work_dir = "s3://tower-bucket/work"
+  tags = {
+    managed-by           = "towergen"
+    towergen-environment = "manual-eu-west-2"
+  }
 }
 
 module "iam" {

@@ -4,6 +4,10 @@
 locals {
   name     = "minimal"
   work_dir = "s3://towergen-minimal-work/work"
+  tags = {
+    managed-by           = "towergen"
+    towergen-environment = "minimal"
+  }
 }
 
 module "network" {
@@ -76,6 +80,7 @@ module "compute" {
   spot_fleet_role_arn  = module.iam.spot_fleet_role_arn
   subnet_ids           = module.network.subnet_ids
   security_group_ids   = module.network.security_group_ids
+  instance_tags        = local.tags
 
   unschedulable_job_timeout_seconds = 14400
 }

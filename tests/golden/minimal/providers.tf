@@ -3,4 +3,8 @@
 
 provider "aws" {
   region = "us-east-1"
+
+  default_tags {
+    tags = local.tags
+  }
 }

@@ -5,8 +5,10 @@ locals {
   name     = "spot-eu-west-1"
   work_dir = "s3://unique-tower-bucket/work"
   tags = {
-    team        = "genomics"
-    cost-centre = "CC:1234/imputation"
+    managed-by           = "towergen"
+    towergen-environment = "spot-eu-west-1"
+    team                 = "genomics"
+    cost-centre          = "CC:1234/imputation"
   }
 }
 

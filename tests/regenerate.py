@@ -173,6 +173,14 @@ def module_readme(module_dir: Path) -> str:
     return text[:start] + module_tables(module_dir) + "\n" + text[end:]
 
 
+def gitops() -> None:
+    """The gitops example's copy of modules/state-bucket (its bootstrap works on its own)."""
+    copy = HERE.parent / "examples" / "gitops" / "bootstrap" / "state-bucket"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(HERE.parent / "modules" / "state-bucket", copy)
+    print(f"wrote {copy}")
+
+
 def module_docs() -> None:
     for module_dir in sorted((HERE.parent / "modules").iterdir()):
         if (module_dir / "README.md").exists():
@@ -181,8 +189,8 @@ def module_docs() -> None:
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["module-docs", "docs", "golden", "bad"]
+    which = sys.argv[1:] or ["module-docs", "gitops", "docs", "golden", "bad"]
     for name in which:
         name, _, arg = name.partition("=")
-        jobs = {"golden": golden, "bad": bad, "module-docs": module_docs, "docs": docs, "streams": streams}
+        jobs = {"golden": golden, "bad": bad, "module-docs": module_docs, "gitops": gitops, "docs": docs, "streams": streams}
         jobs[name](arg) if arg else jobs[name]()

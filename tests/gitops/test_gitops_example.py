@@ -48,18 +48,60 @@ def test_state_bucket_is_standalone():
     assert (ROOT / "modules" / "state-bucket" / "main.tf").is_file()
 
 
+def test_the_bootstrap_carries_towergens_state_bucket_module():
+    """bootstrap/state-bucket is modules/state-bucket byte for byte (a copy, so that the example
+    works as the root of a repository of its own)."""
+    copy = GITOPS / "bootstrap" / "state-bucket"
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == {
+        p.name: p.read_bytes() for p in (ROOT / "modules" / "state-bucket").iterdir()}
+
+
 @pytest.mark.terraform
-def test_bootstrap_root_validates(terraform, tmp_path):
-    """The bootstrap root with the state-bucket module it calls, as Terraform reads them."""
-    work = tmp_path / "repo"
-    shutil.copytree(GITOPS / "bootstrap", work / "examples" / "gitops" / "bootstrap")
-    shutil.copytree(ROOT / "modules" / "state-bucket", work / "modules" / "state-bucket")
-    root = work / "examples" / "gitops" / "bootstrap"
+@pytest.mark.emulator
+def test_the_example_copied_alone_works_as_its_readme_says(terraform, tmp_path):
+    """Copy examples/gitops into an empty folder, make it a git repository, and do what its README
+    says: render, render --check, the pre-commit gate's command, bootstrap init and validate (with
+    every variable of its header command), and smoke one environment on the emulator."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from towergen.cli import app
+
+    repo = tmp_path / "acme-batch"
+    shutil.copytree(GITOPS, repo)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    runner = CliRunner()
+
+    def towergen(*args: str):
+        import os
+
+        cwd = os.getcwd()
+        os.chdir(repo)
+        try:
+            return runner.invoke(app, list(args), prog_name="towergen")
+        finally:
+            os.chdir(cwd)
+
+    files = sorted(str(p.relative_to(repo)) for p in (repo / "environments").glob("*/*.yaml"))
+    rendered = towergen("render", *files, "-o", "infra")
+    assert rendered.exit_code == 0 and rendered.stderr == "", rendered.output
+    checked = towergen("render", "--check", *files, "-o", "infra")
+    assert checked.exit_code == 0, checked.output
+    # bootstrap: init and validate as the header command says, its module inside the folder
+    header = (repo / "bootstrap" / "main.tf").read_text()
+    command = " ".join(line.lstrip("# ").rstrip("\\ ") for line in header.splitlines()[3:8] if line.startswith("#  "))
+    given = set(re.findall(r"-var '?([a-z_]+)=", command))
+    required = {name for name, body in re.findall(r'variable "([a-z_]+)" \{(.*?)\n\}', (repo / "bootstrap" / "variables.tf").read_text(), re.S)
+                if "default" not in body}
+    assert required <= given, f"the header command leaves out {sorted(required - given)}"
+    root = repo / "bootstrap"
     terraform.run("init", "-backend=false", "-input=false", "-no-color", cwd=root)
-    result = terraform.run("validate", "-no-color", cwd=root)
-    assert "Success! The configuration is valid." in result.stdout
-    fmt = terraform.run("fmt", "-check", "-recursive", "-no-color", str(work), cwd=work, check=False)
+    assert "Success! The configuration is valid." in terraform.run("validate", "-no-color", cwd=root).stdout
+    fmt = terraform.run("fmt", "-check", "-recursive", "-no-color", str(repo), cwd=repo, check=False)
     assert fmt.returncode == 0, fmt.stdout
+    smoked = towergen("smoke", "infra/research-genomics")
+    assert smoked.exit_code == 0, smoked.output
 
 
 # --- the workflow ----------------------------------------------------------------------------------

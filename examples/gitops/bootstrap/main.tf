@@ -2,7 +2,9 @@
 # Its own state stays in this folder (terraform.tfstate, local) until you move it into the
 # bucket it made (README.md). towergen does not render this root; run it by hand:
 #
-#   terraform init && terraform apply -var state_bucket=acme-towergen-state
+#   terraform init && terraform apply -var state_bucket=acme-towergen-state \
+#     -var account_id=333333333333 -var github_repository=acme/batch-environments \
+#     -var 'deploy_role_arns=["arn:aws:iam::111111111111:role/towergen-deploy","arn:aws:iam::222222222222:role/towergen-deploy"]'
 
 provider "aws" {
   region = var.region
@@ -12,9 +14,9 @@ provider "aws" {
 }
 
 module "state" {
-  # In your own repository: a copy of towergen's modules/state-bucket, or
-  # "git::https://<towergen repository>//modules/state-bucket?ref=<release tag>".
-  source = "../../../modules/state-bucket"
+  # A copy of towergen's modules/state-bucket (towergen's tests keep it identical), so that this
+  # folder works on its own; or "git::https://<towergen repository>//modules/state-bucket?ref=<tag>".
+  source = "./state-bucket"
 
   bucket_name = var.state_bucket
 }

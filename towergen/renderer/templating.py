@@ -7,7 +7,9 @@ YAML file therefore cannot reach an output file, whatever a template does.
 
 from __future__ import annotations
 
+import os
 from functools import cache
+from pathlib import Path
 
 import jinja2
 
@@ -16,6 +18,19 @@ from ..paths import templates_dir
 from .escape import Comment, Groovy, Hcl, ShTpl
 
 _MARKERS = {"hcl": Hcl, "groovy": Groovy, "shell": ShTpl}
+
+
+@cache
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept in the user's cache folder (compiling them is a good part of a
+    one-environment render); none when that folder cannot be made."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "towergen" / f"jinja-{jinja2.__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 @cache
@@ -32,6 +47,7 @@ def environment(language: str) -> jinja2.Environment:
 
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         finalize=finalize,
         autoescape=False,

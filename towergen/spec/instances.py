@@ -23,6 +23,7 @@ import difflib
 import functools
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -68,12 +69,86 @@ class TypeInfo:
         return self.gpus > 0 and self.gpu_manufacturer == "NVIDIA"
 
 
+class _Families(Mapping[str, tuple[TypeInfo, ...]]):
+    """The catalogue's families, each made into ``TypeInfo`` on first use: a render asks about a
+    few families, never all of them."""
+
+    def __init__(self, raw: dict[str, list[list[Any]]], columns: list[str], regions: tuple[str, ...]):
+        self._raw, self._columns, self._regions = raw, columns, regions
+        self._built: dict[str, tuple[TypeInfo, ...]] = {}
+
+    def __getitem__(self, family: str) -> tuple[TypeInfo, ...]:
+        if family not in self._built:
+            self._built[family] = tuple(self._make(family, values) for values in self._raw[family])
+        return self._built[family]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, family: object) -> bool:
+        return family in self._raw
+
+    def sizes_of(self, family: str) -> list[str]:
+        """The size names of a family, without making its ``TypeInfo``."""
+        return [values[0] for values in self._raw.get(family, ())]
+
+    def _make(self, family: str, values: list[Any]) -> TypeInfo:
+        row = dict(zip(self._columns, values, strict=True))
+        return TypeInfo(
+            name=f"{family}.{row['size']}",
+            family=family,
+            size=row["size"],
+            vcpus=row["vcpus"],
+            memory_mib=row["memory_mib"],
+            architectures=frozenset(row["architectures"]),
+            gpus=row["gpus"],
+            gpu_partition=row["gpu_partition"],
+            gpu_manufacturer=row["gpu_manufacturer"],
+            gpu_name=row["gpu_name"],
+            storage_gb=row["storage_gb"],
+            storage_disk=row["storage_disk"],
+            nvme=row["storage_nvme"],
+            current_generation=row["current_generation"],
+            regions=frozenset(self._regions[i] for i in row["regions"]),
+        )
+
+
+class _Types(Mapping[str, TypeInfo]):
+    """Every type by name (``m6i.xlarge``), read through the families."""
+
+    def __init__(self, families: _Families):
+        self._families = families
+
+    def __getitem__(self, name: str) -> TypeInfo:
+        family = name.split(".", 1)[0]
+        if family in self._families:
+            for t in self._families[family]:
+                if t.name == name:
+                    return t
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"{family}.{size}" for family in self._families for size in self._families.sizes_of(family))
+
+    def __len__(self) -> int:
+        return sum(len(self._families.sizes_of(family)) for family in self._families)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str) or "." not in name:
+            return False
+        family, _, size = name.partition(".")
+        return size in self._families.sizes_of(family)
+
+
 @dataclass(frozen=True)
 class _Catalogue:
     source: dict[str, Any]
     regions: tuple[str, ...]
-    types: dict[str, TypeInfo]
-    families: dict[str, tuple[TypeInfo, ...]]
+    types: _Types
+    families: _Families
 
 
 @functools.cache
@@ -83,35 +158,9 @@ def _catalogue() -> _Catalogue:
     else:  # loaded from its path, outside the package
         text = (Path(__file__).resolve().parent / DATA).read_text(encoding="utf-8")
     raw = json.loads(text)
-    columns = raw["columns"]
     regions = tuple(raw["regions"])
-    types: dict[str, TypeInfo] = {}
-    families: dict[str, tuple[TypeInfo, ...]] = {}
-    for family, rows in raw["families"].items():
-        sizes = []
-        for values in rows:
-            row = dict(zip(columns, values, strict=True))
-            t = TypeInfo(
-                name=f"{family}.{row['size']}",
-                family=family,
-                size=row["size"],
-                vcpus=row["vcpus"],
-                memory_mib=row["memory_mib"],
-                architectures=frozenset(row["architectures"]),
-                gpus=row["gpus"],
-                gpu_partition=row["gpu_partition"],
-                gpu_manufacturer=row["gpu_manufacturer"],
-                gpu_name=row["gpu_name"],
-                storage_gb=row["storage_gb"],
-                storage_disk=row["storage_disk"],
-                nvme=row["storage_nvme"],
-                current_generation=row["current_generation"],
-                regions=frozenset(regions[i] for i in row["regions"]),
-            )
-            types[t.name] = t
-            sizes.append(t)
-        families[family] = tuple(sizes)
-    return _Catalogue(raw["source"], regions, types, families)
+    families = _Families(raw["families"], raw["columns"], regions)
+    return _Catalogue(raw["source"], regions, _Types(families), families)
 
 
 def source() -> dict[str, Any]:

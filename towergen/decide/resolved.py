@@ -167,6 +167,7 @@ class Resolved:
     user_name: str  # the platform's IAM user's name
     creates_user: bool  # towergen creates that user (credentials.type user and create_user)
     user_policy: str  # forge | launch
+    scoped_environments: bool  # the forge policy manages exactly this environment's compute environments
     roles: dict[str, str]  # role names by actor: head_job, compute_job, platform (role_names)
     role_arns: dict[str, str] | None  # their ARNs, when account_id makes them known at render time
     aws_managed_policies: bool  # the platform's documented AWS managed read-only policies (launch)
@@ -176,6 +177,8 @@ class Resolved:
     work_bucket: str | None  # None: the work directory is on FSx
     create_bucket: bool  # towergen creates the work bucket
     lifecycle_prefix: str | None  # the prefix the lifecycle rule covers (created buckets only)
+    expire_days: int | None  # work files expire after this many days (None: never; 0 and null disable)
+    abort_upload_days: int | None  # unfinished multipart uploads are aborted after this many days
     buckets: tuple[BucketAccess, ...]  # the work bucket first, then the allowed ones
     storage_encryption: bool  # the work bucket encrypts by default (towergen created it)
 
@@ -321,6 +324,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         user_name=iam_user_name(env),
         creates_user=env.credentials.type == "user" and env.credentials.create_user,
         user_policy=policy,
+        scoped_environments=forge and policy == "forge",
         roles=roles,
         role_arns=role_arns,
         aws_managed_policies=(managed if managed is not None else not forge) and policy == "launch",
@@ -328,6 +332,8 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         work_bucket=bucket,
         create_bucket=create_bucket,
         lifecycle_prefix=lifecycle_prefix(env) if create_bucket else None,
+        expire_days=env.storage.lifecycle.expire_days or None,
+        abort_upload_days=env.storage.lifecycle.abort_incomplete_multipart_days or None,
         buckets=_buckets(env),
         storage_encryption=create_bucket,
         state_key=state_key(env),

@@ -71,9 +71,8 @@ def iam_values(r: Resolved) -> dict[str, Any]:
         "create_spot_fleet_role": hcl(r.spot),
         "ebs_autoscale": hcl(r.autoscale),
         "fsx": hcl(r.fsx_create),
-        # forge policy: scoped to this environment's exact queues and compute environments
         # the forge policy manages exactly this environment's compute environments
-        "scoped_environments": r.forge and r.user_policy == "forge",
+        "scoped_environments": r.scoped_environments,
         # the platform and the head job submit to exactly this environment's queues
         "job_queue_names": hcl([r.head_queue, r.compute_queue]),
         "role_names": hcl_map(r.roles),
@@ -89,14 +88,13 @@ def iam_values(r: Resolved) -> dict[str, Any]:
 def storage_values(r: Resolved) -> dict[str, Any] | None:
     if r.work_bucket is None:
         return None
-    lifecycle = r.env.storage.lifecycle
     return {
         "bucket_name": hcl(r.work_bucket),
         "create": r.create_bucket,
         "create_bucket": hcl(r.create_bucket),
         "force_destroy": hcl(r.env.storage.force_destroy),
-        "expiration_days": hcl(lifecycle.expire_days or None),
-        "abort_days": hcl(lifecycle.abort_incomplete_multipart_days or None),
+        "expiration_days": hcl(r.expire_days),
+        "abort_days": hcl(r.abort_upload_days),
         "lifecycle_prefix": hcl(r.lifecycle_prefix),
     }
 

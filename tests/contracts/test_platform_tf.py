@@ -344,3 +344,12 @@ def test_an_emulator_run_leaves_platform_tf_out(tmp_path):
     plain = load_text(HEAD.format(name="plain", region="eu-west-1", work_dir="s3://towergen-plain"), "plain.yaml")
     with target.workspace(Subject("plain", loaded=plain)) as ws:
         assert PLATFORM_STANDIN_FILE not in {p.name for p in ws.root.iterdir()}
+
+
+@pytest.mark.terraform
+def test_terraform_fmt_accepts_every_platform_file(trees, terraform, tmp_path):
+    """terraform fmt needs no provider: every variant's platform.tf is as fmt writes it."""
+    for name, (_, files) in trees.items():
+        (tmp_path / f"{name}.tf").write_text(files[PLATFORM_TF], encoding="utf-8")
+    result = terraform.run("fmt", "-check", "-list=true", "-no-color", str(tmp_path), cwd=tmp_path, check=False)
+    assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}"

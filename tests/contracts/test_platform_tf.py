@@ -353,3 +353,22 @@ def test_terraform_fmt_accepts_every_platform_file(trees, terraform, tmp_path):
         (tmp_path / f"{name}.tf").write_text(files[PLATFORM_TF], encoding="utf-8")
     result = terraform.run("fmt", "-check", "-list=true", "-no-color", str(tmp_path), cwd=tmp_path, check=False)
     assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}"
+
+
+def test_a_platform_run_against_aws_asks_for_the_token_first(tmp_path, monkeypatch):
+    """--target aws on a folder with platform.tf stops before Terraform when TOWER_ACCESS_TOKEN
+    is unset (the provider's only source of the token that towergen supports)."""
+    from towergen.errors import TowergenError
+    from towergen.run.workspace import Workspace
+
+    root = tmp_path / "env"
+    root.mkdir()
+    target = target_named("aws")
+    ws = Workspace("env", root, target)
+    monkeypatch.delenv("TOWER_ACCESS_TOKEN", raising=False)
+    target.check_services(ws, "plan")  # no platform.tf: nothing to ask
+    (root / PLATFORM_TF).write_text("# platform\n", encoding="utf-8")
+    with pytest.raises(TowergenError, match="set TOWER_ACCESS_TOKEN"):
+        target.check_services(ws, "plan")
+    monkeypatch.setenv("TOWER_ACCESS_TOKEN", "x")
+    target.check_services(ws, "apply")

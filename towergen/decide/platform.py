@@ -25,6 +25,9 @@ SEQERA_CLOUD_PRINCIPAL = "arn:aws:iam::161471496260:role/SeqeraPlatformCloudAcce
 PROVIDER_SOURCE = "seqeralabs/seqera"
 PROVIDER_VERSION = "~> 0.42.0"
 ROLE_PARTITIONS = ("aws",)
+# Where the provider reads the platform's token (its bearer_auth argument, which towergen never
+# writes: a token never goes into a file).
+TOKEN_ENV = "TOWER_ACCESS_TOKEN"
 # Write-only arguments (the credential's secret_key) need Terraform 1.11.
 REQUIRED_TERRAFORM_WRITE_ONLY = ">= 1.11.0"
 

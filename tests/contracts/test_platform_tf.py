@@ -372,3 +372,29 @@ def test_a_platform_run_against_aws_asks_for_the_token_first(tmp_path, monkeypat
         target.check_services(ws, "plan")
     monkeypatch.setenv("TOWER_ACCESS_TOKEN", "x")
     target.check_services(ws, "apply")
+
+
+def test_a_field_the_provider_has_no_argument_for_stops_the_render(trees):
+    """A field added to the import file is either mapped or refused, never silently dropped;
+    a list of objects (environment) is written as the provider's nested list."""
+    from towergen.errors import RenderError
+    from towergen.renderer.platform import config_arguments
+
+    loaded, files = trees["role-by-name"]
+    fields = json.loads(files[PLATFORM_JSON])
+    with pytest.raises(RenderError, match="the platform field dragenQueue has no argument"):
+        config_arguments(loaded.resolved, {**fields, "dragenQueue": "q"})
+    env = [{"name": "NXF_OPTS", "value": "-Xmx2g", "head": True, "compute": False}]
+    args = dict(config_arguments(loaded.resolved, {**fields, "environment": env}))
+    text = f"x = {args['environment']}\n"
+    assert ss.value_of(_doc(text)["x"]) == env
+
+
+def test_leave_out_platform_on_a_copy(tmp_path):
+    from towergen.run.emulator import leave_out_platform
+
+    (tmp_path / "main.tf").write_text("# main\n", encoding="utf-8")
+    assert leave_out_platform(tmp_path) is False and not (tmp_path / PLATFORM_STANDIN_FILE).exists()
+    (tmp_path / PLATFORM_TF).write_text("# platform\n", encoding="utf-8")
+    assert leave_out_platform(tmp_path) is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["main.tf", PLATFORM_STANDIN_FILE]

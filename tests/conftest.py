@@ -40,6 +40,21 @@ def rendered_examples(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def rendered_examples_aws(rendered_examples, tmp_path_factory) -> Path:
+    """The examples' tree as an emulator run sees it: each platform.tf left out, its stand-in
+    written (towergen.run.emulator.leave_out_platform). The seqera provider is not available
+    here, and cannot run against an emulator: the AWS part is validated and planned alone, the
+    platform file is checked against the provider's contract (tests/contracts/test_platform_tf.py)."""
+    from towergen.run.emulator import leave_out_platform
+
+    out = copy_tree(rendered_examples, tmp_path_factory.mktemp("examples-aws") / "infra")
+    for root in out.iterdir():
+        if root.is_dir() and root.name != "modules":
+            leave_out_platform(root)
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -74,7 +74,10 @@ def test_yaml_examples_are_valid(where, text, tmp_path, monkeypatch):
     assert _is_environment(data), f"{where}: neither an environment file nor a snippet of one: {text[:80]!r}"
     whole = "version" in data
     path = tmp_path / "env.yaml"
-    path.write_text(text if whole else MINIMAL + text, encoding="utf-8")
+    if whole:
+        path.write_text(text, encoding="utf-8")
+    else:  # the snippet's keys over a minimal file's, as a reader pastes them in
+        path.write_text(yaml.safe_dump({**yaml.safe_load(MINIMAL), **data}, sort_keys=False), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["validate", "env.yaml"], prog_name="towergen")
     assert result.exit_code == 0, f"{where}:\n{result.output}"

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import yaml
 
 from towergen.decide.resolved import resolve
+from towergen.run.emulator import EMULATOR_EXTERNAL_ID
 from towergen.spec.model import Environment, bucket_of
 from towergen.spec.regions import REGIONS
 
@@ -49,6 +50,14 @@ def buckets(env: Environment) -> list[tuple[str, bool]]:
     return out
 
 
+def credentials_type(env: Environment) -> str:
+    """How the platform signs in (the test's own reading): with platform:, platform.credentials
+    decides (role, or keys of the user), else credentials.type."""
+    if env.platform is not None:
+        return "role" if env.platform.credentials == "role" else "user"
+    return env.credentials.type
+
+
 def features(env: Environment) -> set[str]:
     forge = env.mode == "forge"
     # amazon-ebs-autoscale runs on the instances only when towergen installs it (not beside Fusion)
@@ -64,7 +73,7 @@ def features(env: Environment) -> set[str]:
         "ebs_autoscale" if auto else "no_ebs_autoscale",
         "managed" if managed else "no_managed",
         f"{user_policy}_policy",
-        env.credentials.type,
+        credentials_type(env),
     }
     if forge and env.compute.provisioning == "spot":
         f.add("spot")
@@ -124,7 +133,8 @@ def expand(catalogue: dict, env: Environment, account: str, extra: dict[str, str
         "instance": INSTANCE,
         "other_instance": OTHER_INSTANCE,
         "trusted_principal": TRUSTED_PRINCIPAL,
-        "external_id": EXTERNAL_ID,
+        # with platform:, the External ID the platform generates; on the emulator, its stand-in
+        "external_id": EMULATOR_EXTERNAL_ID if env.platform is not None else EXTERNAL_ID,
         "ses_from": env.credentials.ses_from_address or SES_FROM,
         "ses_domain": (env.credentials.ses_from_address or SES_FROM).split("@", 1)[1],
         **extra,
@@ -203,7 +213,7 @@ def read_actors(iam, env: Environment, account: str) -> dict[str, Actor]:
         got = iam.get_role(RoleName=role_name)["Role"]
         return Actor(f"arn:aws:sts::{account}:assumed-role/{role_name}/{session}", role_policies(iam, role_name), _doc(got["AssumeRolePolicyDocument"]))
 
-    if env.credentials.type == "role":
+    if credentials_type(env) == "role":
         actors["platform"] = role(f"{name}-platform", "tower")
         actors["platform_trust"] = actors["platform"]
     elif env.credentials.create_user:

@@ -34,7 +34,16 @@ def variant(example: Path, kind: str, out: Path) -> Path:
     """The example with the platform's credentials of ``kind`` (user or role)."""
     data = yaml.safe_load(example.read_text(encoding="utf-8"))
     cred = dict(data.get("credentials") or {})
-    if kind == "role":
+    if data.get("platform"):
+        # platform.credentials decides: role (the platform's External ID: the emulator's stand-in),
+        # or keys of the user towergen creates
+        data["platform"] = {**data["platform"], "credentials": "role" if kind == "role" else "keys"}
+        data["platform"].pop("trusted_principal_arn", None)
+        if kind == "role":
+            data["platform"]["trusted_principal_arn"] = harness.TRUSTED_PRINCIPAL
+        cred.pop("type", None)
+        cred.pop("role", None)
+    elif kind == "role":
         cred.pop("create_user", None)
         cred.pop("user_name", None)
         cred["type"] = "role"

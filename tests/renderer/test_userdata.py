@@ -44,7 +44,7 @@ def rendered(tmp_path_factory) -> dict[str, str]:
 
 
 def test_every_forge_example_and_variant_has_user_data(rendered):
-    assert set(rendered) == {"fsx-eu-central-1", "gpu-us-west-2", "minimal", "spot-eu-west-1", *VARIANTS}
+    assert set(rendered) == {"fsx-eu-central-1", "gpu-us-west-2", "minimal", "platform-eu-west-1", "spot-eu-west-1", *VARIANTS}
 
 
 def test_mime_as_python_email_reads_it(rendered):

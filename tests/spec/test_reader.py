@@ -330,6 +330,6 @@ def test_a_key_named_like_pydantics_key_marker():
     """Found by the fuzz test: a top-level key spelt "[key]" is an unknown key, not a crash."""
     assert problems('version: 1\nname: x1\nregion: eu-west-1\nwork_dir: s3://abc-bucket\n"[key]": 1\n') == [
         'f.yaml:5:1: ["[key]"]: unknown key; expected one of: version, name, region, work_dir, mode, tags, '
-        "credentials, storage, compute, fsx, manual, head_job, account_id, assume_role, backend, extends; "
+        "credentials, storage, compute, fsx, manual, head_job, account_id, assume_role, backend, platform, extends; "
         'found "[key]"'
     ]

@@ -16,6 +16,7 @@ from ..spec.model import Environment, FsxCreate, bucket_of
 from ..spec.regions import REGIONS
 from . import artifacts
 from .boot import BootStep, boot_steps, download_hosts
+from .platform import REQUIRED_TERRAFORM_WRITE_ONLY, PlatformPlan, credentials_type, platform_plan
 from .scratch import ScratchPlan, scratch_plan
 
 # Facts of the platform's Batch Forge (docs/environment-file.md says where each comes from).
@@ -86,6 +87,16 @@ def plain_nextflow_work_dir(env: Environment) -> str | None:
         if item.access == "read-write":
             return f"s3://{item.name}/work"
     return None
+
+
+def required_terraform(env: Environment) -> str:
+    """The Terraform versions the root accepts: the lock file needs 1.10, the platform
+    credential's write-only secret key (platform.credentials: keys) 1.11."""
+    if env.platform is not None and env.platform.credentials == "keys":
+        return REQUIRED_TERRAFORM_WRITE_ONLY
+    if env.backend is not None and env.backend.lockfile:
+        return REQUIRED_TERRAFORM_LOCKFILE
+    return REQUIRED_TERRAFORM
 
 
 def iam_user_name(env: Environment) -> str:
@@ -209,6 +220,9 @@ class Resolved:
     # tags
     tags: dict[str, str]  # on every resource: towergen's defaults, then the file's
 
+    # platform: the environment registered in the platform by the same apply (platform.py)
+    platform: PlatformPlan | None = None
+
     @property
     def name(self) -> str:
         return self.env.name
@@ -322,7 +336,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         head_queue=head_queue,
         compute_queue=compute_queue,
         user_name=iam_user_name(env),
-        creates_user=env.credentials.type == "user" and env.credentials.create_user,
+        creates_user=credentials_type(env) == "user" and env.credentials.create_user,
         user_policy=policy,
         scoped_environments=forge and policy == "forge",
         roles=roles,
@@ -338,9 +352,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         storage_encryption=create_bucket,
         state_key=state_key(env),
         state_region=state_region(env),
-        required_terraform=(
-            REQUIRED_TERRAFORM_LOCKFILE if env.backend is not None and env.backend.lockfile else REQUIRED_TERRAFORM
-        ),
+        required_terraform=required_terraform(env),
         batch_type=("SPOT" if spot else "EC2") if forge else None,
         allocation_strategy=(c.allocation_strategy or DEFAULT_ALLOCATION[c.provisioning]) if forge else None,
         fsx_throughput=throughput,
@@ -355,4 +367,5 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         nvme_storage=fusion and scratch is not None and scratch.nvme,
         guarded=tuple(guarded),
         tags={MANAGED_BY_TAG: "towergen", ENVIRONMENT_TAG: env.name, **env.tags},
+        platform=platform_plan(env, role_arns),
     )

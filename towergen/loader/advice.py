@@ -36,6 +36,9 @@ def check(r: Resolved, src: Source) -> list[Problem]:
             warn(("work_dir",), "an FSx work_dir works only through the platform: plain Nextflow's awsbatch executor needs an S3 work directory, and no read-write allowed bucket was given for nextflow.config to use (it says so in a comment)")
         else:
             warn(("work_dir",), f"an FSx work_dir works only through the platform: for plain Nextflow, nextflow.config puts the work files in {r.nextflow_work_dir}, in the first read-write allowed bucket, which has no lifecycle rule (list a scratch bucket first, or delete the work files yourself)")
+    if r.platform is not None and r.platform.unlabelled_tags:
+        for key in r.platform.unlabelled_tags:
+            warn(("tags", key), "not one of the platform's labels: label names and values are 2 to 39 letters and digits joined by single '-' or '_', so this tag stays on the AWS resources only (platform.labels chooses the labels instead)")
     p = r.scratch
     if p is None:  # manual mode: the instances are not towergen's
         return warnings

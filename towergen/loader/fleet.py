@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import Problem, SpecError
+from ..spec.describe import describe
 from .validate import Loaded, load_file
 
 RESERVED_NAMES = {"modules": "the output folder's shared modules folder"}
@@ -30,7 +31,7 @@ def fleet_problems(loaded: list[Loaded]) -> list[Problem]:
                     ("name",), f"expected a name no other file uses, found {name!r} (also in {first.source.file})", key=False
                 )
             )
-    return problems + _shared_states(loaded) + _shared_buckets(loaded)
+    return problems + _shared_states(loaded) + _shared_buckets(loaded) + _shared_platform_names(loaded)
 
 
 def load_all(paths: Iterable[str | Path]) -> list[Loaded]:
@@ -82,5 +83,26 @@ def _shared_buckets(loaded: list[Loaded]) -> list[Problem]:
                 ("work_dir",), f"expected a work bucket no other environment creates, found {r.work_bucket} "
                 f"(also created by {other.source.file}): set storage.create_bucket: false in one of them, or use "
                 "another bucket", key=False,
+            ))
+    return problems
+
+
+def _shared_platform_names(loaded: list[Loaded]) -> list[Problem]:
+    """Two environments registering one name in one platform workspace: their compute
+    environments and credentials would collide, and each apply would fight over them."""
+    problems: list[Problem] = []
+    first: dict[tuple[str | None, str, str], Loaded] = {}
+    for item in loaded:
+        plan = item.resolved.platform
+        p = item.env.platform
+        if plan is None or p is None:
+            continue
+        key = (plan.server_url, str(p.workspace), plan.name)
+        other = first.setdefault(key, item)
+        if other is not item:
+            loc = ("platform", "name") if item.source.has("platform", "name") else ("platform",)
+            problems.append(item.source.problem(
+                loc, f"expected a platform name no other environment registers in workspace {p.workspace}, found "
+                f"{describe(plan.name)} (also {other.source.file}): set platform.name in one of them", key=False,
             ))
     return problems

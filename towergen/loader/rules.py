@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from ..decide.platform import role_partition_ok, trusted_principal
 from ..decide.resolved import (
     FSX_THROUGHPUT,
     FUSION_ROOT,
@@ -136,6 +137,7 @@ def check(env: Environment, src: Source) -> list[Finding]:
             error("mode compute.fusion work_dir", ("compute", "fusion"), "expected an s3:// work_dir with fusion: true (Fusion is a file system over S3), found an FSx work_dir")
 
     _check_credentials(env, src, error)
+    _check_platform(env, src, error)
     _check_storage(env, error)
     _check_accounts(env, error)
     return errors
@@ -145,7 +147,7 @@ def _check_credentials(env: Environment, src: Source, error: Error) -> None:
     """The platform's credentials: a role needs its trust; a user's keys do not apply to a role."""
     cred = env.credentials
     if cred.type == "role":
-        if cred.role is None:
+        if cred.role is None and env.platform is None:  # with platform: see _check_platform
             error("credentials.type credentials.role", ("credentials",), "expected credentials.role (trusted_principal_arn, external_id) with type: role, found none", at=("credentials", "type"))
         for key in ("create_user", "user_name"):
             if src.has("credentials", key):
@@ -154,6 +156,41 @@ def _check_credentials(env: Environment, src: Source, error: Error) -> None:
         error("credentials.type credentials.role", ("credentials", "role"), "expected no role with type: user (set type: role to let the platform assume a role), found one")
     if cred.aws_managed_policies and user_policy(env) != "launch":
         error("mode credentials.policy credentials.aws_managed_policies", ("credentials", "aws_managed_policies"), "expected aws_managed_policies only with the launch policy (they are the platform's documented launch setup), found true")
+
+
+def _check_platform(env: Environment, src: Source, error: Error) -> None:
+    """Registering in the platform: what the seqera provider accepts, and one source for the
+    platform's credentials (platform.credentials decides; the credentials section must agree)."""
+    p = env.platform
+    if p is None:
+        return
+    if work_on_fsx(env):
+        error("work_dir platform", ("platform",), "expected an s3:// work_dir with platform: (the platform's Terraform provider registers only s3://BUCKET[/PREFIX] work directories), found an FSx work_dir: register this environment with tw compute-envs import platform-compute-env.json, or in the platform's web form")
+    elif env.work_dir.endswith("/"):
+        error("work_dir platform", ("work_dir",), f"expected a work_dir without a trailing '/' with platform: (the platform's provider refuses one), found {describe(env.work_dir)}")
+    cred = env.credentials
+    if p.credentials == "role":
+        if env.account_id is None:
+            error("account_id platform.credentials", ("platform", "credentials"), "expected account_id with credentials: role (the platform's credential names the role before it exists: arn:aws:iam::ACCOUNT_ID:role/NAME-platform), found none")
+        if not role_partition_ok(env):
+            error("region platform.credentials", ("platform", "credentials"), f"expected keys in region {env.region} (the platform's provider takes role ARNs of the aws partition only, not {REGIONS[env.region]}), found role")
+        if trusted_principal(env) is None:
+            error("platform.server_url platform.trusted_principal_arn", ("platform", "trusted_principal_arn"), "expected trusted_principal_arn with server_url and credentials: role (a self-hosted platform assumes roles with its own AWS principal), found none", at=("platform", "server_url"))
+        if src.has("credentials", "type") and cred.type != "role":
+            error("credentials.type platform.credentials", ("credentials", "type"), f"expected role, or no type, with platform.credentials: role (the platform assumes the role towergen creates), found {describe(cred.type)}")
+        if cred.role is not None:
+            error("credentials.role platform.credentials", ("credentials", "role"), "expected no credentials.role with platform.credentials: role (the platform generates the External ID and towergen writes the trust; platform.trusted_principal_arn names another principal), found one")
+        if cred.type != "role":  # type: role says so already
+            for key in ("create_user", "user_name"):
+                if src.has("credentials", key):
+                    error("credentials.type platform.credentials", ("credentials", key), f"expected no {key} with platform.credentials: role (the platform assumes a role; there is no user), found one")
+    else:
+        if cred.type != "user":
+            error("credentials.type platform.credentials", ("credentials", "type"), f"expected user, or no type, with platform.credentials: keys (the platform signs in with the access key of the IAM user towergen creates), found {describe(cred.type)}")
+        elif not cred.create_user:
+            error("credentials.create_user platform.credentials", ("credentials", "create_user"), "expected create_user: true with platform.credentials: keys (the platform's credential is that user's access key), found false")
+        if p.trusted_principal_arn is not None:
+            error("platform.credentials platform.trusted_principal_arn", ("platform", "trusted_principal_arn"), "expected no trusted_principal_arn with credentials: keys (there is no role to trust anyone), found one")
 
 
 def _check_accounts(env: Environment, error: Error) -> None:

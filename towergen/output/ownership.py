@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..paths import MODULES
-from ..renderer.files import ENV_FILES, OWNER_MARK
+from ..renderer.files import LEGACY_ENV_FILES, OWNER_MARK
 from .manifest import Manifest, sha256
 
 
@@ -67,4 +67,4 @@ def legacy_names(rel: str, module_files: Iterable[str]) -> frozenset[str]:
     folder = rel.rpartition("/")[0]
     if folder.startswith("modules/"):
         return frozenset(f.rpartition("/")[2] for f in module_files if f.rpartition("/")[0] == folder)
-    return ENV_FILES
+    return LEGACY_ENV_FILES

@@ -10,8 +10,9 @@ from ..decide.resolved import Resolved
 from ..errors import RenderError
 from ..paths import MODULES, modules_dir
 from .escape import comment
-from .files import BACKEND_FILE, NEXTFLOW_CONFIG, PLATFORM_JSON, ROOT_TEMPLATES, USER_DATA_FILE
+from .files import BACKEND_FILE, NEXTFLOW_CONFIG, PLATFORM_JSON, PLATFORM_TF, ROOT_TEMPLATES, USER_DATA_FILE
 from .hclfmt import HclFormatError, format_hcl
+from .platform import platform_tf_values
 from .templating import render_template
 from .userdata import user_data
 from .values import compute_values, platform_values
@@ -34,7 +35,15 @@ def render_environment(r: Resolved) -> dict[str, str]:
         files[BACKEND_FILE] = format_hcl(render_template("hcl", f"root/{BACKEND_FILE}.j2", **{**v.backend, "header": header}))
     files[NEXTFLOW_CONFIG] = render_template("groovy", "nextflow.config.j2", **{**v.nextflow, "header": header})
     extra = render_template("groovy", "platform-nextflow.config.j2", **v.platform_nextflow) if v.platform_nextflow else None
-    files[PLATFORM_JSON] = json.dumps(platform_values(r, extra), indent=2, ensure_ascii=False) + "\n"
+    fields = platform_values(r, extra)
+    files[PLATFORM_JSON] = json.dumps(fields, indent=2, ensure_ascii=False) + "\n"
+    if r.platform is not None:
+        # the same fields, registered by the seqera provider (renderer/platform.py)
+        text = render_template("hcl", f"root/{PLATFORM_TF}.j2", **{**platform_tf_values(r, fields), "header": header})
+        try:
+            files[PLATFORM_TF] = format_hcl(text)
+        except HclFormatError as exc:
+            raise RenderError(f"{r.name}/{PLATFORM_TF}: {exc}") from exc
     return files
 
 

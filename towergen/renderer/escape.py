@@ -22,6 +22,7 @@ __all__ = [
     "groovy",
     "groovy_string",
     "hcl",
+    "hcl_ident",
     "hcl_key",
     "hcl_list",
     "hcl_map",
@@ -180,6 +181,14 @@ def hcl_map(mapping: Mapping[str, object], inline: bool = False) -> Hcl:
 
 
 _REF_RE = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*|\[[0-9]+\])*\Z")
+
+
+def hcl_ident(name: str) -> Hcl:
+    """An identifier made from a value (a resource name from a platform label's name): checked
+    against HCL's identifier grammar, never quoted. A name that is not one is an error."""
+    if not _IDENT_RE.match(name) or name in _HCL_KEYWORDS:
+        raise ValueError(f"not an HCL identifier: {name!r}")
+    return Hcl(name)
 
 
 def hcl_ref(reference: str) -> Hcl:

@@ -14,6 +14,7 @@ from typing import Any
 from ..decide.resolved import GUARD_BUCKET, GUARD_FILE_SYSTEM, UNSCHEDULABLE_JOB_TIMEOUT_SECONDS, Resolved
 from .escape import Hcl, comment, groovy, hcl, hcl_list, hcl_map, hcl_ref
 from .files import USER_DATA_FILE
+from .platform import EXTERNAL_ID_LOCAL
 
 # The guard's triggers: the Terraform address of each protected resource's id.
 GUARD_REFS = {GUARD_BUCKET: "module.storage.bucket_arn", GUARD_FILE_SYSTEM: "module.fsx.id"}
@@ -61,6 +62,7 @@ def compute_values(r: Resolved) -> Values:
 
 def iam_values(r: Resolved) -> dict[str, Any]:
     cred = r.env.credentials
+    platform_role = r.platform is not None and r.platform.role
     buckets = [hcl_map({"name": b.name, "read_only": b.read_only}, inline=True) for b in r.buckets]
     return {
         "create_user": hcl(r.env.credentials.create_user),
@@ -76,12 +78,26 @@ def iam_values(r: Resolved) -> dict[str, Any]:
         # the platform and the head job submit to exactly this environment's queues
         "job_queue_names": hcl([r.head_queue, r.compute_queue]),
         "role_names": hcl_map(r.roles),
-        "credentials_type": hcl(cred.type),
-        "role": cred.type == "role",
-        "trusted_principal_arn": hcl(cred.role.trusted_principal_arn) if cred.role else None,
-        "external_id": hcl(cred.role.external_id) if cred.role else None,
+        "credentials_type": hcl("role" if platform_role else cred.type),
+        "role": platform_role or cred.type == "role",
+        "external_id_from_platform": False,
+        **(_platform_role_trust(r) if platform_role else {
+            "trusted_principal_arn": hcl(cred.role.trusted_principal_arn) if cred.role else None,
+            "external_id": hcl(cred.role.external_id) if cred.role else None,
+        }),
         "ses_from_address": hcl(cred.ses_from_address) if cred.ses_from_address else None,
         "aws_managed_policies": hcl(r.aws_managed_policies),
+    }
+
+
+def _platform_role_trust(r: Resolved) -> dict[str, Any]:
+    """The role the platform assumes when platform.tf registers the environment: trusting the
+    platform's principal with the External ID its credential generated (platform.tf's local)."""
+    assert r.platform is not None and r.platform.trusted_principal_arn is not None
+    return {
+        "trusted_principal_arn": hcl(r.platform.trusted_principal_arn),
+        "external_id": hcl_ref(f"local.{EXTERNAL_ID_LOCAL}"),
+        "external_id_from_platform": True,
     }
 
 
@@ -271,8 +287,10 @@ def platform_values(r: Resolved, nextflow_config: str | None) -> dict[str, Any]:
     )
     if nextflow_config:
         platform["nextflowConfig"] = nextflow_config
-    if r.env.tags:
-        platform["labels"] = [{"name": k, "value": v, "resource": True} for k, v in r.env.tags.items()]
+    # with platform: the labels platform.tf creates (tags that cannot be labels left out)
+    labels = r.platform.labels if r.platform is not None else tuple(r.env.tags.items())
+    if labels:
+        platform["labels"] = [{"name": k, "value": v, "resource": True} for k, v in labels]
     return platform
 
 

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from ..loader.validate import Loaded
 from ..renderer.files import PLATFORM_JSON
+from ..run.emulator import EMULATOR_EXTERNAL_ID
 from .report import Checks
 
 ECS_INSTANCE_POLICY = "AmazonEC2ContainerServiceforEC2Role"
@@ -31,6 +32,20 @@ def policy_document(document: Any) -> Any:
         except ValueError:
             return text
     return document
+
+
+def _platform_trust(loaded: Loaded) -> tuple[str, str] | None:
+    """Whom the platform role trusts, with which External ID (None: no platform role). With
+    platform: the External ID is the emulator's stand-in for the one the platform generates."""
+    plan = loaded.resolved.platform
+    if plan is not None:
+        if plan.role and plan.trusted_principal_arn is not None:
+            return plan.trusted_principal_arn, EMULATOR_EXTERNAL_ID
+        return None
+    cred = loaded.env.credentials
+    if cred.type == "role" and cred.role is not None:
+        return cred.role.trusted_principal_arn, cred.role.external_id
+    return None
 
 
 def _statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -78,15 +93,15 @@ def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], c
             doc = trust(role)
             checks.expect(f"{role} is trusted by ecs-tasks.amazonaws.com only", _principals(doc, "Service") == ["ecs-tasks.amazonaws.com"] and not _principals(doc, "AWS"), doc)
 
-    platform_role = env.credentials.role
-    if env.credentials.type == "role" and platform_role is not None:
+    trust_wanted = _platform_trust(loaded)
+    if trust_wanted is not None:
+        principal, external_id = trust_wanted
         role = names["platform"]
         if checks.expect(f"IAM role {role} exists", role in roles):
             doc = trust(role)
-            principal = platform_role.trusted_principal_arn
             checks.expect(f"{role} is trusted by {principal} only", _principals(doc, "AWS") == [principal] and not _principals(doc, "Service"), doc)
             ids = [((st.get("Condition") or {}).get("StringEquals") or {}).get("sts:ExternalId") for st in _statements(doc)]
-            checks.expect(f"{role} requires the External ID", bool(ids) and all(i == platform_role.external_id for i in ids), ids)
+            checks.expect(f"{role} requires the External ID", bool(ids) and all(i == external_id for i in ids), ids)
         users = [u["UserName"] for u in iam.list_users()["Users"] if u["UserName"].startswith(f"{name}-")]
         checks.expect("no IAM user (and no access key) for role credentials", not users, users)
 

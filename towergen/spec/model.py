@@ -607,6 +607,90 @@ class Backend(Section):
     def lockfile(self) -> bool:
         return self.lock is None
 
+
+# --- the platform: registering the environment with the Seqera provider -------------------------
+
+# Names the platform (and the seqeralabs/seqera provider, v0.42.0) accepts: a compute environment
+# name matches ^[a-zA-Z0-9_-]+$ (at most 100), a credential name the same in 2 to 99; label names
+# and values are 2 to 39 letters and digits joined by single '-' or '_', and a value may instead be
+# one of the platform's dynamic values (resource labels only).
+PLATFORM_NAME_RE = r"[A-Za-z0-9_-]{2,99}"
+LABEL_NAME_RE = r"[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*"
+LABEL_VALUE_RE = r"[A-Za-z0-9](?:[_-]?[A-Za-z0-9]){1,38}"
+LABEL_DYNAMIC_VALUES = ("${sessionId}", "${workflowId}", "${userName}")
+WORKSPACE_RE = r"[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9_-]*"
+SERVER_URL_RE = r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*"
+
+
+def label_name_ok(name: str) -> bool:
+    return 2 <= len(name) <= 39 and re.fullmatch(LABEL_NAME_RE, name) is not None
+
+
+def label_value_ok(value: str) -> bool:
+    return value in LABEL_DYNAMIC_VALUES or re.fullmatch(LABEL_VALUE_RE, value) is not None
+
+
+def _check_label_name(value: str) -> str:
+    if not label_name_ok(value):
+        raise expected("a label name of 2 to 39 letters and digits, joined by single '-' or '_'")
+    return value
+
+
+def _check_label_value(value: str) -> str:
+    if not label_value_ok(value):
+        raise expected(
+            "a label value of 2 to 39 letters and digits, joined by single '-' or '_', "
+            "or one of ${sessionId}, ${workflowId}, ${userName}"
+        )
+    return value
+
+
+def _check_workspace(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if isinstance(value, str) and re.fullmatch(WORKSPACE_RE, value):
+        return value
+    raise expected(
+        "ORGANIZATION/WORKSPACE (the platform's names: letters, digits, '-' and '_'), or the workspace's numeric id"
+    )
+
+
+class Platform(Section):
+    workspace: Annotated[
+        str | int, BeforeValidator(_check_workspace, json_schema_input_type=str | int)
+    ] = Field(
+        description="the platform workspace to register in: ORGANIZATION/WORKSPACE (looked up by name, as tw "
+        "--workspace takes it) or the workspace's numeric id"
+    )
+    name: Annotated[
+        str, _pattern(PLATFORM_NAME_RE, "2 to 99 letters, digits, '-' and '_' (the platform's names)")
+    ] | None = Field(None, description="the compute environment's name in the platform, and its credentials'; default: name")
+    credentials: Literal["role", "keys"] = Field(
+        "role",
+        description="role: the platform assumes the role towergen creates, with the External ID the platform "
+        "generates (needs account_id; no long-lived secret); keys: the access key of the IAM user towergen creates",
+    )
+    trusted_principal_arn: Annotated[
+        str, _pattern(IAM_PRINCIPAL_RE, "the ARN of an IAM principal such as arn:aws:iam::123456789012:role/NAME")
+    ] | None = Field(
+        None,
+        description="credentials role: the platform's AWS principal the role trusts; default: Seqera Cloud's "
+        "(arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole). Required with server_url",
+    )
+    labels: dict[
+        Annotated[str, AfterValidator(_check_label_name)], Annotated[str, AfterValidator(_check_label_value)]
+    ] | None = Field(
+        None,
+        description="the platform's resource labels of the environment, name: value; default: the tags that are "
+        "valid labels (the others are left out, with a warning); {} = none",
+    )
+    server_url: Annotated[
+        str, _pattern(SERVER_URL_RE, "an https:// URL such as https://platform.example.org/api (no trailing '/')")
+    ] | None = Field(
+        None, description="a self-hosted platform's API URL (with /api); default: Seqera Cloud, https://api.cloud.seqera.io"
+    )
+
+
 Tags = Annotated[dict[TagKey, TagValue], AfterValidator(_check_tags)]
 
 
@@ -645,3 +729,8 @@ class Environment(Section):
     )
     assume_role: AssumeRole | None = Field(None, description="a role Terraform assumes to manage this environment")
     backend: Backend | None = Field(None, description="S3 remote state; absent = towergen writes no backend.tf")
+    platform: Platform | None = Field(
+        None,
+        description="register the environment in the Seqera Platform in the same apply (seqeralabs/seqera "
+        "provider, platform.tf); absent = towergen renders no platform resources",
+    )

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from ...errors import TowergenError
 from ...paths import MODULES
-from ...renderer.files import BACKEND_FILE, ENV_FILES
+from ...renderer.files import EMULATOR_LEAVES_OUT, ENV_FILES, PLATFORM_TF
 from ..workspace import Subject, Workspace
 
 COMMANDS = ("plan", "apply", "destroy", "smoke")
@@ -98,22 +98,38 @@ class EmulatorTarget(Target):
 
 
 def _write_rendered(tmp: Path, subject: Subject) -> None:
-    """Render the environment into ``tmp``: never the backend, since emulator state is thrown
-    away and must not reach real state."""
+    """Render the environment into ``tmp``, leaving out what an emulator run never uses
+    (``EMULATOR_LEAVES_OUT``: the backend, since emulator state is thrown away and must not reach
+    real state; the platform file, replaced by its stand-in)."""
     from ...output.ownership import ownership
     from ...output.writer import write_output
     from ...renderer.many import render_files
 
     assert subject.loaded is not None
-    files = {k: v for k, v in render_files([subject.loaded]).items() if k != f"{subject.name}/{BACKEND_FILE}"}
+    rendered = render_files([subject.loaded])
+    left_out = {f"{subject.name}/{n}" for n in EMULATOR_LEAVES_OUT}
+    files = {k: v for k, v in rendered.items() if k not in left_out}
     write_output(tmp, files, ownership([subject.name]))
+    if f"{subject.name}/{PLATFORM_TF}" in rendered:
+        _platform_standin(tmp / subject.name)
+
+
+def _platform_standin(root: Path) -> None:
+    from ..emulator import write_platform_standin
+
+    write_platform_standin(root)
 
 
 def _copy_generated(rendered_root: Path, name: str, dest: Path) -> None:
-    """Copy only towergen's own files: never the user's state, backend or .terraform."""
+    """Copy only towergen's own files: never the user's state, backend or .terraform, nor what
+    an emulator run never uses (``EMULATOR_LEAVES_OUT``: the platform file gets its stand-in)."""
     (dest / name).mkdir(parents=True)
     for path in (rendered_root / name).iterdir():
         if path.name in ENV_FILES and path.is_file() and not path.is_symlink():
+            if path.name in EMULATOR_LEAVES_OUT:
+                if path.name == PLATFORM_TF:
+                    _platform_standin(dest / name)
+                continue
             shutil.copy2(path, dest / name / path.name)
     for module in MODULES:
         shutil.copytree(rendered_root / "modules" / module, dest / "modules" / module, symlinks=True)

@@ -72,3 +72,28 @@ def test_platform_json_says_nvme_only_with_nvme(tmp_path):
     main = (folder / "main.tf").read_text()
     assert "boot_disk_gib        = 100" in main and "boot_disk_throughput = 325" in main
     assert [w.path for w in result.warnings] == ["compute.instance_types"]
+
+
+def test_fusion_with_sized_nvme_types_keeps_the_nvme_plan():
+    """A sized type answers for its own size (issue 18: detection by family name only made the
+    plan fall back to a 100 GiB boot disk for m6id.2xlarge, silently)."""
+    p = plan(env_of("compute:\n  fusion: true\n  instance_types: [m6id.2xlarge, c6id.4xlarge]\n"))
+    assert p.instance_types == ("m6id.2xlarge", "c6id.4xlarge") and p.types_replaced is None
+    assert p.nvme and p.scratch == "nvme"
+    assert (p.boot_disk_gib, p.boot_disk_throughput) == (50, None)
+    mixed = plan(env_of("compute:\n  fusion: true\n  instance_types: [m6id.2xlarge, c6id, r6id.large]\n"))
+    assert mixed.nvme and mixed.boot_disk_gib == 50
+    # a sized type without instance storage beside them: the boot disk, at Forge's size
+    without = plan(env_of("compute:\n  fusion: true\n  instance_types: [m6id.2xlarge, m6i.2xlarge]\n"))
+    assert not without.nvme and (without.boot_disk_gib, without.boot_disk_throughput) == (100, 325)
+
+
+def test_sized_nvme_types_reach_the_platform_and_the_launch_template(tmp_path):
+    from towergen.renderer.environment import render_environment
+
+    loaded = load_text(HEAD.format(name="tz") + "compute:\n  fusion: true\n  instance_types: [m6id.2xlarge, c6id.4xlarge]\n", "env.yaml")
+    files = render_environment(loaded.resolved)
+    assert json.loads(files["platform-compute-env.json"])["nvnmeStorageEnabled"] is True
+    assert "boot_disk_gib        = 50" in files["main.tf"] and "boot_disk_throughput" not in files["main.tf"]
+    assert 'instance_types      = ["m6id.2xlarge", "c6id.4xlarge"]' in files["main.tf"]
+    assert not loaded.warnings

@@ -139,3 +139,67 @@ def test_ebs_autoscale_step_sends_imdsv2_and_sets_its_config(rendered):
     assert "--imdsv2" in script and "--file-system lvm.ext4" in script
     assert script.index("export EBS_AUTOSCALE_CONFIG_FILE=/etc/ebs-autoscale.json") < script.index('bash "$src/install.sh"')
     assert 'X-aws-ec2-metadata-token: $token' in script
+
+
+# --- every download is verified before it is used (issue 18) -----------------------------------------
+
+FETCH_DEF = re.compile(r"^fetch\(\) \{\n(.*?)^\}\n", re.M | re.S)
+IMDS = "http://169.254.169.254/"
+
+
+def _fetch_definitions(rendered) -> dict[str, str]:
+    """Each distinct fetch() of every part, by one part that has it."""
+    found: dict[str, str] = {}
+    for env, text in rendered.items():
+        for filename, _, script in parts(text):
+            for match in FETCH_DEF.finditer(script):
+                found.setdefault(match.group(0), f"{env}/{filename}")
+    return found
+
+
+def test_nothing_is_downloaded_but_by_fetch(rendered):
+    """Every download of every part is a fetch call with a sha256 (or the metadata service): no
+    curl or wget of its own, no fetch whose failure is ignored."""
+    calls = 0
+    for env, text in rendered.items():
+        for filename, _, script in parts(text):
+            where = f"{env}/{filename}"
+            body = FETCH_DEF.sub("", script)
+            for line in body.splitlines():
+                code = line.split("#", 1)[0]
+                if re.search(r"\b(curl|wget)\b", code):
+                    assert IMDS + "latest/" in code, f"{where}: a download outside fetch: {line}"
+                if re.search(r"(^|[;|&(]\s*|\)\s*)fetch\s", code):
+                    calls += 1
+                    assert re.search(r"\bfetch https://\S+ [0-9a-f]{64} \S+\s*(;;)?\s*$", code), f"{where}: {line}"
+                    assert FETCH_DEF.search(script), f"{where} calls fetch without defining it"
+                    assert not re.search(r"\|\||\bif\b|\bwhile\b|\buntil\b|!\s*fetch", code), f"{where}: the fetch's failure is not fatal: {line}"
+    assert calls >= 10  # the examples and variants fetch the AWS CLI, EBS autoscale's files and a bundle
+
+
+def test_fetch_keeps_only_the_pinned_bytes(rendered, tmp_path):
+    """Each fetch() as rendered, run by bash against a stand-in curl: the right bytes are kept,
+    other bytes refused (the step fails, nothing is left), a failed download fails the step."""
+    import hashlib
+
+    definitions = _fetch_definitions(rendered)
+    assert definitions, "no part defines fetch"
+    good = hashlib.sha256(b"pinned bytes\n").hexdigest()
+    stand_in = (
+        'curl() { local out="" ; while [ $# -gt 0 ]; do if [ "$1" = -o ]; then out=$2; shift; fi; shift; done\n'
+        '  [ "$MODE" = fail ] && return 22\n'
+        '  if [ "$MODE" = good ]; then printf "pinned bytes\\n" >"$out"; else printf "other bytes\\n" >"$out"; fi; }\n'
+    )
+    runs = 0
+    for definition, where in definitions.items():
+        for mode, ok in (("good", True), ("other", False), ("fail", False)):
+            target = tmp_path / mode / "dir" / "file.bin"
+            script = "set -euo pipefail\n" + stand_in + definition + f'fetch https://example.org/f {good} "{target}"\necho fetched\n'
+            run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env={"MODE": mode, "PATH": "/usr/bin:/bin"})
+            assert (run.returncode == 0) == ok, (where, mode, run.stdout, run.stderr)
+            assert target.exists() == ok, (where, mode)
+            assert not target.with_name("file.bin.part").exists(), (where, mode, "a refused download is left behind")
+            if ok:
+                assert target.read_bytes() == b"pinned bytes\n" and run.stdout.strip().endswith("fetched")
+            runs += 1
+    assert runs >= 3

@@ -88,12 +88,15 @@ def test_fusion_with_sized_nvme_types_keeps_the_nvme_plan():
     assert not without.nvme and (without.boot_disk_gib, without.boot_disk_throughput) == (100, 325)
 
 
-def test_sized_nvme_types_reach_the_platform_and_the_launch_template(tmp_path):
+def test_sized_nvme_types_reach_the_platform_and_the_launch_template():
+    import hcl2
+
     from towergen.renderer.environment import render_environment
 
     loaded = load_text(HEAD.format(name="tz") + "compute:\n  fusion: true\n  instance_types: [m6id.2xlarge, c6id.4xlarge]\n", "env.yaml")
     files = render_environment(loaded.resolved)
     assert json.loads(files["platform-compute-env.json"])["nvnmeStorageEnabled"] is True
-    assert "boot_disk_gib        = 50" in files["main.tf"] and "boot_disk_throughput" not in files["main.tf"]
-    assert 'instance_types      = ["m6id.2xlarge", "c6id.4xlarge"]' in files["main.tf"]
+    (compute,) = [m['"compute"'] for m in hcl2.loads(files["main.tf"])["module"] if '"compute"' in m]
+    assert compute["boot_disk_gib"] == 50 and "boot_disk_throughput" not in compute
+    assert compute["instance_types"] == ['"m6id.2xlarge"', '"c6id.4xlarge"']
     assert not loaded.warnings

@@ -283,3 +283,42 @@ def test_resolve_is_what_render_prints():
     r = resolve(item.env, "env.yaml")
     compute = module_args(render_environment(r)["main.tf"], "compute")
     assert (compute["provisioning"], compute["allocation_strategy"], compute["max_vcpus"]) == (r.batch_type, r.allocation_strategy, 32)
+
+
+# --- FSx, Fusion and the bucket's encryption -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "create, throughput",
+    [
+        ("{storage_gib: 1200}", None),  # SCRATCH_2 takes none
+        ("{storage_gib: 1200, deployment_type: SCRATCH_1}", None),
+        ("{storage_gib: 1200, deployment_type: PERSISTENT_1}", 200),
+        ("{storage_gib: 1200, deployment_type: PERSISTENT_2}", 250),
+        ("{storage_gib: 1200, deployment_type: PERSISTENT_2, per_unit_storage_throughput: 500}", 500),
+    ],
+    ids=["scratch-2", "scratch-1", "persistent-1", "persistent-2", "given"],
+)
+def test_fsx_throughput_defaults(create, throughput):
+    fsx = module_args(files(f"fsx:\n  create: {create}\n", work_dir="/fsx/work")["main.tf"], "fsx")
+    assert fsx["per_unit_storage_throughput"] == throughput
+    assert fsx["storage_gib"] == 1200
+
+
+def test_fusion_cache_and_writeback_limits():
+    """The platform's Fusion settings: the cache at /scratch/fusion (mounted as the tasks' /tmp),
+    its writeback limits, no process.scratch."""
+    out = files("compute: {fusion: true}\n")
+    script = {n: s for n, _, s in parts(user_data(out["user-data.tftpl"]))}["20-fusion-storage.sh"]
+    assert "cache_path=/scratch/fusion" in script
+    assert "vm.dirty_bytes = 1258291200" in script and "vm.dirty_background_bytes = 629145600" in script
+    assert re.search(r'^\s*lvcreate .* -i "\$count" ', script, re.M), "the cache is striped over every NVMe disk"
+    assert "volumes = ['/scratch/fusion:/tmp']" in out["nextflow.config"] and "scratch = false" in out["nextflow.config"]
+    platform = json.loads(out["platform-compute-env.json"])
+    assert (platform["waveEnabled"], platform["fusion2Enabled"]) == (True, True)
+    assert "cliPath" not in platform  # Fusion stages data itself: no AWS CLI in the tasks
+
+
+def test_uploads_are_encrypted_only_in_a_bucket_towergen_creates():
+    assert "storageEncryption = 'AES256'" in files()["nextflow.config"]
+    assert "storageEncryption" not in files("storage: {create_bucket: false}\n")["nextflow.config"]

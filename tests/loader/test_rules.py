@@ -80,3 +80,17 @@ def test_fsx_storage_sizes_per_deployment_type(kind):
         assert problems(_fsx(size, kind)) == [], (kind, size)
     for size in FSX_SIZES[kind]["refused"]:
         assert problems(_fsx(size, kind)) == [("fsx.create.storage_gib", f"expected {rule}, found {size}")], (kind, size)
+
+
+def test_min_cpus_up_to_max_cpus():
+    assert problems(HEAD.format(name="mc") + "compute: {min_cpus: 64, max_cpus: 64}\n") == []
+    assert problems(HEAD.format(name="mc") + "compute: {min_cpus: 65, max_cpus: 64}\n") == [
+        ("compute.min_cpus", "expected at most max_cpus (64), found 65")]
+
+
+@pytest.mark.parametrize("key", ["aws:team", "AWS:team", "Aws:Team"])
+def test_tag_keys_reserved_by_aws_in_any_case(key):
+    """AWS reserves the aws: prefix whatever its case."""
+    found = problems(HEAD.format(name="tg") + f"tags:\n  {key}: x\n")
+    assert len(found) == 1 and "a tag key that does not start with 'aws:'" in found[0][1]
+    assert problems(HEAD.format(name="tg") + "tags:\n  awsome: x\n") == []

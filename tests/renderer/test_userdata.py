@@ -203,3 +203,57 @@ def test_fetch_keeps_only_the_pinned_bytes(rendered, tmp_path):
                 assert target.read_bytes() == b"pinned bytes\n" and run.stdout.strip().endswith("fetched")
             runs += 1
     assert runs >= 3
+
+
+# --- what the steps do (the rehearsal tier runs them as root; these read or run them safely) ------
+
+
+def _part(rendered, env: str, name: str) -> str:
+    return {n: s for n, _, s in parts(rendered[env])}[name]
+
+
+def test_ecs_agent_settings_are_forges(rendered):
+    script = _part(rendered, "minimal", "10-ecs.sh")
+    settings = script.split("<<'ECS_CONFIG'\n", 1)[1].split("\nECS_CONFIG", 1)[0].splitlines()
+    assert settings == [
+        "ECS_IMAGE_PULL_BEHAVIOR=once",
+        "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE=true",
+        "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true",
+        "ECS_CONTAINER_CREATE_TIMEOUT=10m",
+        "ECS_CONTAINER_START_TIMEOUT=10m",
+        "ECS_CONTAINER_STOP_TIMEOUT=10m",
+        "ECS_MANIFEST_PULL_TIMEOUT=10m",
+    ]
+    assert "cat >>/etc/ecs/ecs.config <<'ECS_CONFIG'" in script
+
+
+@pytest.mark.parametrize("failed", [True, False], ids=["a-step-failed", "all-steps-ran"])
+def test_start_ecs_stops_an_instance_whose_setup_failed(rendered, tmp_path, failed):
+    """90-start-ecs.sh run by bash, its state folder moved to a temporary one and systemctl and
+    shutdown replaced by functions that say what they were asked."""
+    script = _part(rendered, "minimal", "90-start-ecs.sh")
+    assert "/var/lib/towergen/failed" in script and "exec > >(logger" in script
+    state = tmp_path / "state"
+    state.mkdir()
+    if failed:
+        (state / "failed").write_text("/var/lib/cloud/instance/scripts/40-fsx.sh\n")
+    body = re.sub(r"^exec > >\(logger.*$", "", script, flags=re.M).replace("/var/lib/towergen", str(state))
+    stubs = 'systemctl() { echo "systemctl $*"; }\nshutdown() { echo "shutdown $*"; }\n'
+    run = subprocess.run(["bash", "-c", stubs + body.split("\n", 1)[1]], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    calls = [line for line in run.stdout.splitlines() if line.startswith(("systemctl ", "shutdown "))]
+    if failed:
+        assert run.returncode != 0 and calls == ["systemctl disable --now ecs", "shutdown -h now"], run.stdout + run.stderr
+        assert "setup failed in: /var/lib/cloud/instance/scripts/40-fsx.sh" in run.stdout
+    else:
+        assert run.returncode == 0 and calls == ["systemctl enable --now --no-block docker ecs"], run.stdout + run.stderr
+
+
+def test_the_fsx_step_fails_without_its_mount(rendered):
+    """After its mount attempts the FSx step checks the mount (a failure marks the instance unfit)
+    before it records the mount in /etc/fstab."""
+    script = _part(rendered, "fsx-eu-central-1", "40-fsx.sh")
+    lines = [line.strip() for line in script.splitlines()]
+    loop_end = lines.index("done")
+    assert lines[loop_end + 1] == 'mountpoint -q "$mount_path"'
+    assert next(i for i, line in enumerate(lines) if ">>/etc/fstab" in line) > loop_end + 1
+    assert "mount -t lustre -o relatime,flock" in script

@@ -14,7 +14,7 @@ How it runs (issue 18):
    must pass first (else the run stops: a failing tier catches everything).
 2. Each mutant's edits are applied to the copy, ``tests/regenerate.py golden`` regenerates the
    golden trees *from the mutated code* (what a careless "regenerate the goldens" does), and the
-   default tier runs: ``pytest -x -n 2`` (the first failure ends it), under a time limit (a
+   default tier runs: ``pytest -x -n 2 --dist load`` (the first failure ends it), under a time limit (a
    mutant that makes it hang counts as caught, and is reported as a timeout). Then the copy is
    restored.
 3. A mutant that survives with regenerated goldens is run again with the committed goldens. Only
@@ -109,7 +109,9 @@ def test_paths(copy: Path) -> list[str]:
 def run_tests(copy: Path, paths: list[str], env: dict[str, str], timeout: float, workers: int) -> Run:
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-o", "console_output_style=classic"]
     if workers > 1:
-        cmd += ["-n", str(workers)]
+        # --dist load with small chunks: a worker holds only a few tests at a time, so the first
+        # failure ends the run (worksteal hands each worker half the tier, which it finishes first)
+        cmd += ["-n", str(workers), "--dist", "load", "--maxschedchunk", "2"]
     start = time.monotonic()
     proc = subprocess.Popen([*cmd, *paths], cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)

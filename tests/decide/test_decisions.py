@@ -169,6 +169,15 @@ def test_bucket_lifecycle_defaults():
     assert storage["lifecycle_prefix"] == "work/"
     whole = module_args(files(work_dir="s3://dd-bucket")["main.tf"], "storage")
     assert whole["lifecycle_prefix"] == ""
+    # a prefix given replaces the work_dir's; "" is the whole bucket, not "no prefix given"
+    given = module_args(files("storage:\n  lifecycle: {prefix: scratch/}\n")["main.tf"], "storage")
+    assert given["lifecycle_prefix"] == "scratch/"
+    everything = loaded("storage:\n  lifecycle: {prefix: ''}\n")
+    assert everything.resolved.lifecycle_prefix == ""
+    assert module_args(render_environment(everything.resolved)["main.tf"], "storage")["lifecycle_prefix"] == ""
+    assert [w.path for w in everything.warnings] == ["storage.lifecycle.prefix"]
+    off = module_args(files("storage:\n  lifecycle: {expire_days: 0, abort_incomplete_multipart_days: null}\n")["main.tf"], "storage")
+    assert (off["expiration_days"], off["abort_incomplete_multipart_upload_days"]) == (None, None)
 
 
 # --- dispose: false --------------------------------------------------------------------------------

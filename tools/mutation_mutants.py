@@ -135,11 +135,15 @@ MUTANTS: tuple[Mutant, ...] = (
     # --- output (the writer) ---------------------------------------------------------------------------
     m("writer-overwrite-any", "writer", "a file towergen cannot prove its own is overwritten",
       ("towergen/output/writer.py", "        elif rel == MANIFEST or ours(rel, current):", "        elif True:")),
-    m("writer-keep-created", "writer", "a failed write leaves the output folder it created",
-      ("towergen/output/writer.py", "                    if not tree.committing:\n                        _abort(tree, created)",
-       "                    if not tree.committing:\n                        _abort(tree, [])")),
-    m("ownership-header", "writer", "any first line with 'towergen' proves a file towergen's",
-      ("towergen/output/ownership.py", "        if header_line(folder).fullmatch(first):", "        if b\"towergen\" in first:")),
+    m("writer-keep-created", "writer", "a failed or interrupted write leaves the output folder it created",
+      ("towergen/output/writer.py", "        tree.on_abort.pop()\n    remove_created(created)\n", "        tree.on_abort.pop()\n")),
+    m("writer-register-late", "writer", "a folder is registered for removal only after its mkdir (issue 18's Ctrl-C window)",
+      ("towergen/output/folders.py", "            created.append(path)\n            with os_errors(\"create the folder\", path, \"nothing was written\"):\n"
+       "                try:\n                    os.mkdir(path)\n                except FileExistsError:\n"
+       "                    created.pop()  # made by someone else meanwhile: not ours to remove\n                    continue\n",
+       "            with os_errors(\"create the folder\", path, \"nothing was written\"):\n                try:\n"
+       "                    os.mkdir(path)\n                except FileExistsError:\n                    continue\n"
+       "            created.append(path)\n")),
     # --- YAML reader -----------------------------------------------------------------------------------
     m("reader-depth", "reader", "nesting allowed one level deeper",
       ("towergen/spec/reader.py", "MAX_DEPTH = 64", "MAX_DEPTH = 65")),

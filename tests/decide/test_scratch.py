@@ -87,3 +87,31 @@ def test_an_on_demand_gpu_environment_can_give_its_head_job_a_cpu_environment(tm
     main = (folder / "main.tf").read_text()
     assert "head_max_vcpus      = 4" in main and "spot_fleet_role_arn" not in main
     assert resolve(env_of("")).head_environment, "spot always has one"
+
+
+def test_fusion_with_sized_nvme_types_keeps_the_nvme_plan():
+    """A sized type answers for its own size (issue 18: detection by family name only made the
+    plan fall back to a 100 GiB boot disk for m6id.2xlarge, silently)."""
+    p = plan(env_of("compute:\n  fusion: true\n  instance_types: [m6id.2xlarge, c6id.4xlarge]\n"))
+    assert p.instance_types == ("m6id.2xlarge", "c6id.4xlarge") and p.types_replaced is None
+    assert p.nvme and p.scratch == "nvme"
+    assert (p.boot_disk_gib, p.boot_disk_throughput) == (50, None)
+    mixed = plan(env_of("compute:\n  fusion: true\n  instance_types: [m6id.2xlarge, c6id, r6id.large]\n"))
+    assert mixed.nvme and mixed.boot_disk_gib == 50
+    # a sized type without instance storage beside them: the boot disk, at Forge's size
+    without = plan(env_of("compute:\n  fusion: true\n  instance_types: [m6id.2xlarge, m6i.2xlarge]\n"))
+    assert not without.nvme and (without.boot_disk_gib, without.boot_disk_throughput) == (100, 325)
+
+
+def test_sized_nvme_types_reach_the_platform_and_the_launch_template():
+    import hcl2
+
+    from towergen.renderer.environment import render_environment
+
+    loaded = load_text(HEAD.format(name="tz") + "compute:\n  fusion: true\n  instance_types: [m6id.2xlarge, c6id.4xlarge]\n", "env.yaml")
+    files = render_environment(loaded.resolved)
+    assert json.loads(files["platform-compute-env.json"])["nvnmeStorageEnabled"] is True
+    (compute,) = [m['"compute"'] for m in hcl2.loads(files["main.tf"])["module"] if '"compute"' in m]
+    assert compute["boot_disk_gib"] == 50 and "boot_disk_throughput" not in compute
+    assert compute["instance_types"] == ['"m6id.2xlarge"', '"c6id.4xlarge"']
+    assert not loaded.warnings

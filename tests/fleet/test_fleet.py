@@ -64,7 +64,13 @@ def test_fleet_runs_side_by_side_but_bounded(tmp_path, monkeypatch):
         "    sys.exit(0)\n"
         f"log = {str(log)!r}\n"
         "start = time.time()\n"
-        "time.sleep(1.5)\n"
+        # wait for a second plan to start (a loaded machine starts children seconds apart), at
+        # most 60 s: with --jobs 2 one always comes, and a third would show up here too
+        f"starts = {str(tmp_path / 'starts.log')!r}\n"
+        "open(starts, 'a').write('x')\n"
+        "while len(open(starts).read()) < 2 and time.time() - start < 60:\n"
+        "    time.sleep(0.05)\n"
+        "time.sleep(0.5)\n"
         "print(json.dumps({'type': 'change_summary', 'changes': {'add': 0, 'change': 0, 'remove': 0}}))\n"
         "with open(log, 'a') as fh:\n"
         "    fh.write(f'{start} {time.time()}\\n')\n"

@@ -52,6 +52,10 @@ def _hcl2_value(literal: str) -> str:
         ("%{ if }", '"%%{ if }"'),
         ("${no close", '"$\\u007bno close"'),
         ("nul\x00del\x7f", '"nul\\u0000del\\u007f"'),
+        # C1 controls and the line and paragraph separators are escaped too (terminals and
+        # editors act on them); U+00A0, the first character after the C1 block, is text
+        ("c1\x80\x85\x9f nbsp\xa0", '"c1\\u0080\\u0085\\u009f nbsp\xa0"'),
+        ("ls\u2028ps\u2029", '"ls\\u2028ps\\u2029"'),
         ("ünï😀", '"ünï😀"'),
     ],
 )
@@ -102,6 +106,8 @@ def test_other_languages():
     assert groovy_string("it's \\ $x") == "'it\\'s \\\\ $x'"
     assert groovy(["/a", True, 3]) == "['/a', true, 3]"
     assert comment("a\nb") == "a\\u000ab"
+    assert comment("a\x9bb\xa0") == "a\\u009bb\xa0"
+    assert groovy_string("c1\x85") == "'c1\\u0085'"
     assert tftpl_escape("${a} %{b} $c") == "$${a} %%{b} $c"
     with pytest.raises(ValueError):
         tftpl_escape("carriage\rreturn")

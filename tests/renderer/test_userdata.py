@@ -139,3 +139,121 @@ def test_ebs_autoscale_step_sends_imdsv2_and_sets_its_config(rendered):
     assert "--imdsv2" in script and "--file-system lvm.ext4" in script
     assert script.index("export EBS_AUTOSCALE_CONFIG_FILE=/etc/ebs-autoscale.json") < script.index('bash "$src/install.sh"')
     assert 'X-aws-ec2-metadata-token: $token' in script
+
+
+# --- every download is verified before it is used (issue 18) -----------------------------------------
+
+FETCH_DEF = re.compile(r"^fetch\(\) \{\n(.*?)^\}\n", re.M | re.S)
+IMDS = "http://169.254.169.254/"
+
+
+def _fetch_definitions(rendered) -> dict[str, str]:
+    """Each distinct fetch() of every part, by one part that has it."""
+    found: dict[str, str] = {}
+    for env, text in rendered.items():
+        for filename, _, script in parts(text):
+            for match in FETCH_DEF.finditer(script):
+                found.setdefault(match.group(0), f"{env}/{filename}")
+    return found
+
+
+def test_nothing_is_downloaded_but_by_fetch(rendered):
+    """Every download of every part is a fetch call with a sha256 (or the metadata service): no
+    curl or wget of its own, no fetch whose failure is ignored."""
+    calls = 0
+    for env, text in rendered.items():
+        for filename, _, script in parts(text):
+            where = f"{env}/{filename}"
+            body = FETCH_DEF.sub("", script)
+            for line in body.splitlines():
+                code = line.split("#", 1)[0]
+                if re.search(r"\b(curl|wget)\b", code):
+                    assert IMDS + "latest/" in code, f"{where}: a download outside fetch: {line}"
+                if re.search(r"(^|[;|&(]\s*|\)\s*)fetch\s", code):
+                    calls += 1
+                    assert re.search(r"\bfetch https://\S+ [0-9a-f]{64} \S+\s*(;;)?\s*$", code), f"{where}: {line}"
+                    assert FETCH_DEF.search(script), f"{where} calls fetch without defining it"
+                    assert not re.search(r"\|\||\bif\b|\bwhile\b|\buntil\b|!\s*fetch", code), f"{where}: the fetch's failure is not fatal: {line}"
+    assert calls >= 10  # the examples and variants fetch the AWS CLI, EBS autoscale's files and a bundle
+
+
+def test_fetch_keeps_only_the_pinned_bytes(rendered, tmp_path):
+    """Each fetch() as rendered, run by bash against a stand-in curl: the right bytes are kept,
+    other bytes refused (the step fails, nothing is left), a failed download fails the step."""
+    import hashlib
+
+    definitions = _fetch_definitions(rendered)
+    assert definitions, "no part defines fetch"
+    good = hashlib.sha256(b"pinned bytes\n").hexdigest()
+    stand_in = (
+        'curl() { local out="" ; while [ $# -gt 0 ]; do if [ "$1" = -o ]; then out=$2; shift; fi; shift; done\n'
+        '  [ "$MODE" = fail ] && return 22\n'
+        '  if [ "$MODE" = good ]; then printf "pinned bytes\\n" >"$out"; else printf "other bytes\\n" >"$out"; fi; }\n'
+    )
+    runs = 0
+    for definition, where in definitions.items():
+        for mode, ok in (("good", True), ("other", False), ("fail", False)):
+            target = tmp_path / mode / "dir" / "file.bin"
+            script = "set -euo pipefail\n" + stand_in + definition + f'fetch https://example.org/f {good} "{target}"\necho fetched\n'
+            run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env={"MODE": mode, "PATH": "/usr/bin:/bin"})
+            assert (run.returncode == 0) == ok, (where, mode, run.stdout, run.stderr)
+            assert target.exists() == ok, (where, mode)
+            assert not target.with_name("file.bin.part").exists(), (where, mode, "a refused download is left behind")
+            if ok:
+                assert target.read_bytes() == b"pinned bytes\n" and run.stdout.strip().endswith("fetched")
+            runs += 1
+    assert runs >= 3
+
+
+# --- what the steps do (the rehearsal tier runs them as root; these read or run them safely) ------
+
+
+def _part(rendered, env: str, name: str) -> str:
+    return {n: s for n, _, s in parts(rendered[env])}[name]
+
+
+def test_ecs_agent_settings_are_forges(rendered):
+    script = _part(rendered, "minimal", "10-ecs.sh")
+    settings = script.split("<<'ECS_CONFIG'\n", 1)[1].split("\nECS_CONFIG", 1)[0].splitlines()
+    assert settings == [
+        "ECS_IMAGE_PULL_BEHAVIOR=once",
+        "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE=true",
+        "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true",
+        "ECS_CONTAINER_CREATE_TIMEOUT=10m",
+        "ECS_CONTAINER_START_TIMEOUT=10m",
+        "ECS_CONTAINER_STOP_TIMEOUT=10m",
+        "ECS_MANIFEST_PULL_TIMEOUT=10m",
+    ]
+    assert "cat >>/etc/ecs/ecs.config <<'ECS_CONFIG'" in script
+
+
+@pytest.mark.parametrize("failed", [True, False], ids=["a-step-failed", "all-steps-ran"])
+def test_start_ecs_stops_an_instance_whose_setup_failed(rendered, tmp_path, failed):
+    """90-start-ecs.sh run by bash, its state folder moved to a temporary one and systemctl and
+    shutdown replaced by functions that say what they were asked."""
+    script = _part(rendered, "minimal", "90-start-ecs.sh")
+    assert "/var/lib/towergen/failed" in script and "exec > >(logger" in script
+    state = tmp_path / "state"
+    state.mkdir()
+    if failed:
+        (state / "failed").write_text("/var/lib/cloud/instance/scripts/40-fsx.sh\n")
+    body = re.sub(r"^exec > >\(logger.*$", "", script, flags=re.M).replace("/var/lib/towergen", str(state))
+    stubs = 'systemctl() { echo "systemctl $*"; }\nshutdown() { echo "shutdown $*"; }\n'
+    run = subprocess.run(["bash", "-c", stubs + body.split("\n", 1)[1]], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    calls = [line for line in run.stdout.splitlines() if line.startswith(("systemctl ", "shutdown "))]
+    if failed:
+        assert run.returncode != 0 and calls == ["systemctl disable --now ecs", "shutdown -h now"], run.stdout + run.stderr
+        assert "setup failed in: /var/lib/cloud/instance/scripts/40-fsx.sh" in run.stdout
+    else:
+        assert run.returncode == 0 and calls == ["systemctl enable --now --no-block docker ecs"], run.stdout + run.stderr
+
+
+def test_the_fsx_step_fails_without_its_mount(rendered):
+    """After its mount attempts the FSx step checks the mount (a failure marks the instance unfit)
+    before it records the mount in /etc/fstab."""
+    script = _part(rendered, "fsx-eu-central-1", "40-fsx.sh")
+    lines = [line.strip() for line in script.splitlines()]
+    loop_end = lines.index("done")
+    assert lines[loop_end + 1] == 'mountpoint -q "$mount_path"'
+    assert next(i for i, line in enumerate(lines) if ">>/etc/fstab" in line) > loop_end + 1
+    assert "mount -t lustre -o relatime,flock" in script

@@ -170,6 +170,28 @@ def test_control_characters_in_a_key_and_a_comment():
     assert problems(HEAD + "# a comment \x00\n") == ["f.yaml:5:13: expected text without control characters, found U+0000 (NUL)"]
 
 
+# C1 controls (U+0080 to U+009F) are control characters too (terminals act on some, such as
+# U+009B, the one-character CSI); U+00A0, the first character after them, is text.
+@pytest.mark.parametrize("code", [0x80, 0x85, 0x9B, 0x9F])
+def test_c1_control_characters_are_refused_in_values_and_keys(code):
+    found = f"found U+{code:04X}"
+    escaped = f"\\x{code:02x}"  # written as a YAML escape: only the reader's value check sees it
+    assert problems(HEAD.replace("name: env-a", f'name: "a{escaped}b"')) == [f"f.yaml:2:7: name: expected text without control characters, {found}"]
+    assert problems(HEAD + f'storage:\n  lifecycle:\n    prefix: "a{escaped}b"\n') == [
+        f"f.yaml:7:13: storage.lifecycle.prefix: expected text without control characters, {found}"]
+    assert problems(HEAD + f'"a{escaped}b": 1\n') == [f"f.yaml:5:1: expected a key without control characters, {found}"]
+    assert problems(HEAD + f'tags:\n  "k{escaped}": v\n') == [f"f.yaml:6:3: tags: expected a key without control characters, {found}"]
+    raw = HEAD.replace("name: env-a", f"name: a{chr(code)}b")  # the character itself, in the file
+    assert problems(raw) == [f"f.yaml:2:8: expected text without control characters, {found}"]
+
+
+def test_the_character_after_the_c1_controls_is_text():
+    env = load_text(HEAD + 'storage:\n  lifecycle:\n    prefix: "a\\u00a0b\\u007eb"\n', "f.yaml").env
+    assert env.storage.lifecycle.prefix == "a\u00a0b~b"
+    env = load_text(HEAD + "storage:\n  lifecycle:\n    prefix: a\u00a0b\n", "f.yaml").env
+    assert env.storage.lifecycle.prefix == "a\u00a0b"
+
+
 def test_crlf_line_ends_and_tabs_in_values_are_fine():
     env = load_text(HEAD.replace("\n", "\r\n") + 'tags:\r\n  team: "a b"\r\n', "f.yaml").env
     assert env.tags == {"team": "a b"}

@@ -8,7 +8,7 @@ import fcntl
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -61,7 +61,17 @@ class Tree:
         self.root = root
         self.fds: dict[str, int | None] = {"": root_fd}  # folder (relative, "" the root) -> fd or None if missing
         self.committing = False  # files are being moved into place: an error leaves it part old, part new
+        self.committed = False  # every file is in place
+        # what to undo when the write stops before committing (the staging folder): registered by
+        # whoever creates something, before creating it, so that a Ctrl-C at any instant finds it
+        self.on_abort: list[Callable[[], None]] = []
         self._opened: list[int] = [root_fd] if root_fd is not None else []
+
+    def adopt_root(self, root_fd: int | None) -> None:
+        """The output folder's handle, once it is open."""
+        self.fds[""] = root_fd
+        if root_fd is not None:
+            self._opened.append(root_fd)
 
     def close(self) -> None:
         for fd in self._opened:
@@ -105,10 +115,10 @@ def _open_folder(parent_fd: int, name: str, shown: Path) -> int | None:
         raise OutputError(f"cannot open the folder {shown}: {reason(exc)}; nothing in the output folder was changed") from None
 
 
-def open_root(root: Path, *, create: bool) -> tuple[int | None, list[Path]]:
+def open_root(root: Path, *, create: bool, created: list[Path]) -> int | None:
     """Open the output folder itself (its own name must not be a link; its parents may be).
-    Returns its handle (None when missing and not ``create``) and the folders created."""
-    created: list[Path] = []
+    Returns its handle (None when missing and not ``create``); each folder it creates is added to
+    ``created`` just before it is made, so that a Ctrl-C right after the ``mkdir`` still finds it."""
     try:
         st: os.stat_result | None = os.stat(root, follow_symlinks=False)
     except FileNotFoundError:
@@ -121,18 +131,19 @@ def open_root(root: Path, *, create: bool) -> tuple[int | None, list[Path]]:
         raise OutputError(f"refusing to write into {root}: it is not a folder")
     if st is None:
         if not create:
-            return None, created
+            return None
         missing = [p for p in (root, *root.parents) if not os.path.lexists(p)]
         for path in reversed(missing):
+            created.append(path)
             with os_errors("create the folder", path, "nothing was written"):
                 try:
                     os.mkdir(path)
                 except FileExistsError:
+                    created.pop()  # made by someone else meanwhile: not ours to remove
                     continue
-            created.append(path)
     with os_errors("open the folder", root):
         try:
-            return os.open(root, DIR), created
+            return os.open(root, DIR)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise OutputError(f"refusing to write into {root}: it is not a folder (or a symbolic link)") from None
@@ -140,11 +151,16 @@ def open_root(root: Path, *, create: bool) -> tuple[int | None, list[Path]]:
 
 
 def remove_created(created: list[Path]) -> None:
-    for path in reversed(created):
+    """Remove the folders a write created (deepest first), as long as they are empty; each is
+    dropped from ``created`` once gone."""
+    while created:
         try:
-            os.rmdir(path)
+            os.rmdir(created[-1])
+        except FileNotFoundError:
+            pass  # not made after all (the write stopped just before its mkdir)
         except OSError:
             break
+        created.pop()
 
 
 @contextmanager

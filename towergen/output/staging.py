@@ -114,12 +114,15 @@ class Staging:
         self.name = f"{STAGING_PREFIX}{_host_tag()}-{os.getpid()}-{secrets.token_hex(4)}"
         self.shown = tree.root / self.name
         self.fds: dict[str, int] = {}
+        # The writer removes it if the write stops before committing, whenever that is (a Ctrl-C
+        # right after the mkdir below, or right after this constructor returns): known before made.
+        tree.on_abort.append(self.remove)
         root_fd = tree.fds[""]
-        with os_errors("create the staging folder", self.shown):
-            os.mkdir(self.name, 0o700, dir_fd=root_fd)
-        self.fds[""] = os.open(self.name, DIR, dir_fd=root_fd)
-        marker = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "by": "towergen render"}
         try:
+            with os_errors("create the staging folder", self.shown):
+                os.mkdir(self.name, 0o700, dir_fd=root_fd)
+            self.fds[""] = os.open(self.name, DIR, dir_fd=root_fd)
+            marker = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "by": "towergen render"}
             self.write("", STAGING_MARKER, json.dumps(marker).encode(), self.shown / STAGING_MARKER)
         except BaseException:
             self.remove()

@@ -23,7 +23,9 @@ The order of a write (``write_output``):
 Every step works relative to folder handles opened with ``O_NOFOLLOW``: a link swapped in
 while a render runs is never followed. Every OS error becomes an ``OutputError`` naming the
 path and the reason. An error or an interrupt during step 5 (a few renames) says that the tree
-is part old, part new, and to render again.
+is part old, part new, and to render again; one after it, that every file is in place. Before
+step 5 an interrupt, whatever the statement it lands on, leaves nothing behind: the staging
+folder and the folders the write created are registered before they are made, and removed.
 """
 
 from __future__ import annotations
@@ -314,21 +316,49 @@ def write_output(out_dir: str | os.PathLike[str], files: dict[str, str], owned: 
     (which refuses a folder whose state may hold resources, unless ``force``). With ``check``
     nothing is written: the result says what a render would do."""
     root = output_path(out_dir)
-    root_fd, created = open_root(root, create=not check)
-    tree = Tree(root, root_fd)
+    created: list[Path] = []
+    tree = Tree(root, None)
+    # Everything from the first mkdir on is undone if the write stops before committing, whatever
+    # the instant: a Ctrl-C lands between any two statements (issue 18: an output folder, or a
+    # staging folder in it, was left behind after "nothing was written").
     try:
+        tree.adopt_root(open_root(root, create=not check, created=created))
         if check:
-            return _write_locked(tree, files, owned, manifest, check, prune, force)
-        assert root_fd is not None
-        with locked(root_fd, root):
-            try:
-                return _write_locked(tree, files, owned, manifest, check, prune, force)
-            except BaseException:
-                if not tree.committing:
-                    remove_created(created)  # nothing was written: leave no empty output folder behind
-                raise
-    finally:
+            result = _write_locked(tree, files, owned, manifest, check, prune, force)
+        else:
+            root_fd = tree.fds[""]
+            assert root_fd is not None
+            with locked(root_fd, root):
+                try:
+                    result = _write_locked(tree, files, owned, manifest, check, prune, force)
+                except BaseException:
+                    if not tree.committing:
+                        _abort(tree, created)  # under the lock: no other render is writing here
+                    raise
         tree.close()
+        return result  # nothing after this line: an interrupt during a finally clause would escape the handlers
+    except KeyboardInterrupt:
+        _abort(tree, [] if tree.committing else created)  # nothing was written: leave no empty output folder behind
+        tree.close()
+        if tree.committed:
+            raise Interrupted(f"interrupted as the render ended: every file is in place in {root}") from None
+        if tree.committing:
+            raise Interrupted(f"interrupted while moving files into {root}: {PART_OLD_PART_NEW}") from None
+        raise
+    except BaseException:
+        _abort(tree, [] if tree.committing else created)
+        tree.close()
+        raise
+
+
+def _abort(tree: Tree, created: list[Path]) -> None:
+    """Undo what a write that stopped made: its staging folder, then the folders it created (only
+    when nothing was committed; each only if empty). Each step is dropped once done, so that a
+    second call (after the lock is released) does only what the first could not finish."""
+    while tree.on_abort:
+        tree.on_abort[-1]()
+        tree.on_abort.pop()
+    remove_created(created)
 
 
 def _orphans(tree: Tree, update: ManifestUpdate, files: dict[str, str], old: Manifest | None, prune: bool,
@@ -435,11 +465,12 @@ def _write_locked(tree: Tree, files: dict[str, str], owned: Ownership, update: M
             staging.write(folder, name, data, tree.display(rel))
         if transition is not None:
             staging.write("", TRANSITION, transition.encode("utf-8"), staging.shown / TRANSITION)
+        tree.committing = True
         try:
-            tree.committing = True
             _commit(tree, staging, plan, transition is not None)
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted while moving files into {root}: {PART_OLD_PART_NEW}") from None
+        tree.committed = True
     finally:
         staging.remove()
     return result

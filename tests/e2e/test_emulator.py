@@ -7,11 +7,13 @@ pytest-xdist; `pytest -m "not emulator"` leaves them out.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
 import towergen
-from conftest import example, make_manual_prerequisites, run
+from conftest import ROOT, example, make_manual_prerequisites, run
 from towergen.cli import app
 from towergen.loader.validate import load_file
 from towergen.run.emulator import MotoServer
@@ -27,6 +29,12 @@ def test_smoke_seed_spot_example_through_the_cli():
         assert f"  {phase:<9} " in out, phase
     assert "no drift" in out and "nothing left" in out and "smoke passed in" in out
     assert "the launch template's user-data is the rendered user-data" not in out  # only failures are listed
+    # the README's sample report is this run's, times aside
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sample = re.search(r"```text\n(smoke report for spot-eu-west-1.*?)```", readme, re.S).group(1)
+    times = re.compile(r" +\d+(?:\.\d)? s\b")
+    printed = out[out.index("smoke report for"):]
+    assert times.sub(" T s", printed) == times.sub(" T s", sample), "README.md's smoke report is not what the run prints"
 
 
 def test_smoke_fsx_example():

@@ -28,6 +28,11 @@ resource "aws_launch_template" "this" {
   user_data              = base64encode(var.user_data)
   update_default_version = true
 
+  # A boot step that fails (a download that is not the pinned file, no FSx mount) shuts the
+  # instance down; terminate it then, so that it stops costing and Batch launches another, rather
+  # than leaving a stopped instance (EC2's default for an instance-initiated shutdown).
+  instance_initiated_shutdown_behavior = "terminate"
+
   block_device_mappings {
     device_name = "/dev/xvda"
 
@@ -36,13 +41,15 @@ resource "aws_launch_template" "this" {
       volume_type           = "gp3"
       throughput            = var.boot_disk_throughput
       encrypted             = true
+      kms_key_id            = var.ebs_kms_key_arn
       delete_on_termination = true
     }
   }
 
-  # IMDSv2 only, and a hop limit of 1: a container (one network hop further) cannot reach the
-  # instance role; tasks get their job role's credentials from the ECS agent instead. Nothing on
-  # the instance needs 2: user-data, the ECS agent and amazon-ebs-autoscale run on the host.
+  # IMDSv2 only (a session token for every read), hop limit 1: nothing here needs more. This does
+  # not keep Batch jobs away from the instance role: AWS Batch runs EC2 jobs with host networking,
+  # so a container is no extra hop away from the metadata service, and a job without a job role
+  # falls back to the instance role. What protects is that role's small policy (modules/iam).
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"

@@ -87,6 +87,12 @@ variable "boot_disk_throughput" {
   default     = null
 }
 
+variable "ebs_kms_key_arn" {
+  description = "A customer managed KMS key for every instance's boot volume; null: the account's default EBS key. The key policy must let the service-linked roles that launch Batch's instances use it (EC2 Auto Scaling User Guide, \"Required AWS KMS key policy for use with encrypted volumes\")."
+  type        = string
+  default     = null
+}
+
 variable "user_data" {
   description = "Launch template user data (MIME multipart), as plain text."
   type        = string

@@ -4,8 +4,10 @@
 #   platform      the IAM user (access key) or the role (External ID) the platform signs in with
 #   head job      the Nextflow head job: registers job definitions and submits tasks
 #   compute job   every task: the buckets, nothing else
-#   instance      the ECS agent (and amazon-ebs-autoscale): never reachable from containers,
-#                 since the launch template's metadata hop limit is 1
+#   instance      the ECS agent (and amazon-ebs-autoscale). Every container on the instance can
+#                 reach it (AWS Batch runs EC2 jobs with host networking, so the metadata hop
+#                 limit is no barrier, and a job without a job role falls back to it): it is
+#                 kept to what the agent needs, and every job gets a job role
 #
 # The calls each actor makes, and the calls that must be denied, are listed with their sources
 # in towergen's tests/iam/catalogue.yaml, which the tests evaluate against these policies.
@@ -21,10 +23,20 @@ locals {
   region    = data.aws_region.current.id
   account   = data.aws_caller_identity.current.account_id
 
-  bucket_arns       = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}"]
-  object_arns       = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}/*"]
-  write_bucket_arns = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}" if !b.read_only]
-  write_object_arns = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}/*" if !b.read_only]
+  # This account's buckets (the work bucket and storage.allowed_buckets): the platform, the head
+  # job and the tasks. Buckets outside it (external): the head job and the tasks read them.
+  own_buckets          = [for b in var.buckets : b if !b.external]
+  bucket_arns          = [for b in local.own_buckets : "arn:${local.partition}:s3:::${b.name}"]
+  object_arns          = [for b in local.own_buckets : "arn:${local.partition}:s3:::${b.name}/*"]
+  write_bucket_arns    = [for b in local.own_buckets : "arn:${local.partition}:s3:::${b.name}" if !b.read_only]
+  write_object_arns    = [for b in local.own_buckets : "arn:${local.partition}:s3:::${b.name}/*" if !b.read_only]
+  external_bucket_arns = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}" if b.external]
+  external_object_arns = [for b in var.buckets : "arn:${local.partition}:s3:::${b.name}/*" if b.external]
+
+  # Buckets encrypted with a customer managed key (SSE-KMS), and the key's region (S3 calls KMS
+  # in the bucket's region, which is the key's).
+  kms_buckets     = [for b in var.buckets : merge(b, { region = split(":", b.kms_key_arn)[3] }) if b.kms_key_arn != null]
+  own_kms_buckets = [for b in local.kms_buckets : b if !b.external]
 
   batch_arn   = "arn:${local.partition}:batch:${local.region}:${local.account}"
   ec2_arn     = "arn:${local.partition}:ec2:${local.region}:${local.account}"
@@ -47,7 +59,11 @@ locals {
     [for r in aws_iam_role.instance : { arn = r.arn, service = "ec2.amazonaws.com" }],
     [for r in aws_iam_role.spot_fleet : { arn = r.arn, service = "spotfleet.amazonaws.com" }],
   )
-  job_role_arns = [aws_iam_role.head_job.arn, aws_iam_role.compute_job.arn]
+  job_role_arns = concat([aws_iam_role.head_job.arn, aws_iam_role.compute_job.arn], aws_iam_role.execution[*].arn)
+
+  # Pipeline secrets: the platform names each secret it creates tower-<...> (seqeralabs/docs
+  # compute-envs/aws-batch.mdx, "Pipeline secrets (optional)").
+  tower_secrets = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:tower-*"
 
   # Manual mode, the platform's documented launch setup: three AWS managed read-only policies.
   launch_managed_policies = var.user_policy == "launch" && var.aws_managed_policies ? toset([
@@ -109,6 +125,82 @@ data "aws_iam_policy_document" "buckets" {
   }
 }
 
+# Public data and other accounts' buckets (storage.external_buckets): the head job and the tasks
+# list and read them, as they read a read-only bucket of this account. Nothing is written there,
+# and the platform gets none of them. The bucket's owner grants the rest (a public bucket
+# already does; another account's bucket needs its bucket policy, and its key policy for KMS).
+data "aws_iam_policy_document" "external_buckets" {
+  dynamic "statement" {
+    for_each = length(local.external_bucket_arns) > 0 ? [1] : []
+    content {
+      sid       = "ListExternalBuckets"
+      actions   = ["s3:GetBucketLocation", "s3:ListBucket"]
+      resources = local.external_bucket_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.external_object_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadExternalObjects"
+      actions   = ["s3:GetObject", "s3:GetObjectTagging"]
+      resources = local.external_object_arns
+    }
+  }
+}
+
+# Buckets encrypted with a customer managed key (SSE-KMS): reading an object needs kms:Decrypt,
+# writing one (and a multipart upload) kms:GenerateDataKey too. Each key only through S3
+# (kms:ViaService) and only for its own bucket: S3's encryption context is the bucket's ARN (with
+# an S3 Bucket Key) or the object's.
+data "aws_iam_policy_document" "bucket_keys" {
+  dynamic "statement" {
+    for_each = local.kms_buckets
+    content {
+      sid       = "BucketKey${statement.key}"
+      actions   = statement.value.read_only ? ["kms:Decrypt"] : ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${statement.value.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = ["arn:${local.partition}:s3:::${statement.value.name}", "arn:${local.partition}:s3:::${statement.value.name}/*"]
+      }
+    }
+  }
+}
+
+# The same, for this account's buckets only: what the platform uses (it reads the run's reports
+# and cleans the work directory; it never reads external data).
+data "aws_iam_policy_document" "own_bucket_keys" {
+  dynamic "statement" {
+    for_each = local.own_kms_buckets
+    content {
+      sid       = "OwnBucketKey${statement.key}"
+      actions   = statement.value.read_only ? ["kms:Decrypt"] : ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${statement.value.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = ["arn:${local.partition}:s3:::${statement.value.name}", "arn:${local.partition}:s3:::${statement.value.name}/*"]
+      }
+    }
+  }
+}
+
 # --- the platform: an IAM user with an access key, or a role it assumes ---------------------------
 
 # Following jobs and the instances they run on: what both the platform and the head job read.
@@ -145,7 +237,11 @@ data "aws_iam_policy_document" "follow_jobs" {
 # What the platform calls to launch a pipeline: submit the head job to this environment's head
 # queue (with the head job role), follow it and its tasks, cancel them, read their logs.
 data "aws_iam_policy_document" "launch" {
-  source_policy_documents = [data.aws_iam_policy_document.buckets.json, data.aws_iam_policy_document.follow_jobs.json]
+  source_policy_documents = [
+    data.aws_iam_policy_document.buckets.json,
+    data.aws_iam_policy_document.own_bucket_keys.json,
+    data.aws_iam_policy_document.follow_jobs.json,
+  ]
 
   statement {
     sid = "SubmitJobs"
@@ -191,10 +287,24 @@ data "aws_iam_policy_document" "launch" {
     resources = ["*"]
   }
 
+  # Pipeline secrets: the platform copies a workspace's secrets into Secrets Manager for a run,
+  # as tower-* secrets, and deletes them afterwards; it never reads a value back.
+  dynamic "statement" {
+    for_each = var.pipeline_secrets ? [1] : []
+    content {
+      sid       = "PipelineSecrets"
+      actions   = ["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret"]
+      resources = [local.tower_secrets]
+    }
+  }
+
+  # CloudWatch Logs authorises the log-group actions (DescribeLogStreams, FilterLogEvents,
+  # StartQuery, GetQueryResults) on the group's ARN with a trailing ":*", and GetLogEvents on a
+  # stream ("...:log-group:NAME:log-stream:STREAM"); "NAME:*" matches both, and no other group.
   statement {
     sid       = "JobLogs"
     actions   = ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:GetQueryResults", "logs:StartQuery"]
-    resources = [local.job_log_group, "${local.job_log_group}:log-stream:*"]
+    resources = ["${local.job_log_group}:*"]
   }
 
   statement {
@@ -203,20 +313,6 @@ data "aws_iam_policy_document" "launch" {
     resources = ["*"]
   }
 
-  dynamic "statement" {
-    for_each = var.ses_from_address != null ? [1] : []
-    content {
-      sid       = "SendMail"
-      actions   = ["ses:SendRawEmail"]
-      resources = ["arn:${local.partition}:ses:${local.region}:${local.account}:identity/*"]
-
-      condition {
-        test     = "StringEquals"
-        variable = "ses:FromAddress"
-        values   = [var.ses_from_address]
-      }
-    }
-  }
 }
 
 # Forge: the launch policy, plus looking after exactly this environment's queues and compute
@@ -307,11 +403,16 @@ resource "aws_iam_access_key" "this" {
 }
 
 # The role the platform assumes instead of using a long-lived key: only the principal named in
-# the environment file, and only with its External ID (the confused-deputy guard).
+# the environment file, and only with its External ID (the confused-deputy guard). The platform
+# passes session tags when it assumes the role, which IAM authorises as sts:TagSession on the
+# same request: the platform's documented trust policy grants it beside AssumeRole (seqeralabs/docs
+# compute-envs/aws-batch.mdx, "IAM role-based credential creation"). TagSession alone opens no
+# session; AssumeRole still needs the External ID.
 data "aws_iam_policy_document" "platform_trust" {
   count = local.create_role ? 1 : 0
 
   statement {
+    sid     = "AssumeWithExternalId"
     actions = ["sts:AssumeRole"]
 
     principals {
@@ -323,6 +424,16 @@ data "aws_iam_policy_document" "platform_trust" {
       test     = "StringEquals"
       variable = "sts:ExternalId"
       values   = [var.external_id]
+    }
+  }
+
+  statement {
+    sid     = "TagSession"
+    actions = ["sts:TagSession"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [var.trusted_principal_arn]
     }
   }
 }
@@ -404,7 +515,12 @@ data "aws_iam_policy_document" "ecs_tasks_trust" {
 # The head job (the platform's headJobRole): what nf-amazon's AwsBatchTaskHandler and
 # AwsBatchHelper call to run the pipeline's tasks on this environment's queues.
 data "aws_iam_policy_document" "head_job" {
-  source_policy_documents = [data.aws_iam_policy_document.buckets.json, data.aws_iam_policy_document.follow_jobs.json]
+  source_policy_documents = [
+    data.aws_iam_policy_document.buckets.json,
+    data.aws_iam_policy_document.external_buckets.json,
+    data.aws_iam_policy_document.bucket_keys.json,
+    data.aws_iam_policy_document.follow_jobs.json,
+  ]
 
   statement {
     sid     = "SubmitTasks"
@@ -446,6 +562,71 @@ data "aws_iam_policy_document" "head_job" {
     actions   = ["logs:GetLogEvents"]
     resources = ["${local.job_log_group}:log-stream:*"]
   }
+
+  # Pipeline secrets: the head job lists the run's secrets and registers task job definitions
+  # that name them and the execution role (seqeralabs/docs secrets/overview.md, "Compute
+  # permissions", which also lists iam:GetRole on that role).
+  dynamic "statement" {
+    for_each = var.pipeline_secrets ? [1] : []
+    content {
+      sid       = "ListPipelineSecrets"
+      actions   = ["secretsmanager:ListSecrets"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.pipeline_secrets ? [1] : []
+    content {
+      sid       = "ReadExecutionRole"
+      actions   = ["iam:GetRole"]
+      resources = aws_iam_role.execution[*].arn
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.pipeline_secrets ? [1] : []
+    content {
+      sid       = "PassExecutionRole"
+      actions   = ["iam:PassRole"]
+      resources = aws_iam_role.execution[*].arn
+
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = local.job_role_services
+      }
+    }
+  }
+
+  # Files.isReadable on an S3 path (nf-amazon S3FileSystemProvider.checkAccess) reads the
+  # object's ACL before anything else; without GetObjectAcl every such check says "not readable".
+  dynamic "statement" {
+    for_each = length(var.buckets) > 0 ? [1] : []
+    content {
+      sid       = "CheckReadable"
+      actions   = ["s3:GetObjectAcl"]
+      resources = concat(local.object_arns, local.external_object_arns)
+    }
+  }
+
+  # The pipeline's notification mail: Nextflow's Mailer sends it from the head job through SES
+  # (nf-amazon AwsMailProvider, SendRawEmail), from mail.from, which nextflow.config sets to this
+  # address; the platform itself never calls SES.
+  dynamic "statement" {
+    for_each = var.ses_from_address != null ? [1] : []
+    content {
+      sid       = "SendMail"
+      actions   = ["ses:SendRawEmail"]
+      resources = ["arn:${local.partition}:ses:${local.region}:${local.account}:identity/*"]
+
+      condition {
+        test     = "StringEquals"
+        variable = "ses:FromAddress"
+        values   = [var.ses_from_address]
+      }
+    }
+  }
 }
 
 resource "aws_iam_role" "head_job" {
@@ -467,12 +648,57 @@ resource "aws_iam_role" "compute_job" {
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
 }
 
+# The tasks: the buckets (this account's as declared, the external ones read only) and their keys.
+data "aws_iam_policy_document" "compute_job" {
+  source_policy_documents = [
+    data.aws_iam_policy_document.buckets.json,
+    data.aws_iam_policy_document.external_buckets.json,
+    data.aws_iam_policy_document.bucket_keys.json,
+  ]
+}
+
 resource "aws_iam_role_policy" "compute_job" {
   count = length(var.buckets) > 0 ? 1 : 0
 
   name   = var.role_names.compute_job
   role   = aws_iam_role.compute_job.id
-  policy = data.aws_iam_policy_document.buckets.json
+  policy = data.aws_iam_policy_document.compute_job.json
+}
+
+# Pipeline secrets: the Batch execution role (the platform's executionRole). The ECS agent takes
+# it to fetch a task's secrets (secretsmanager:GetSecretValue, tower-* only) before the container
+# starts; with ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE (user-data) it also writes the task's log
+# stream with it and pulls private ECR images: AmazonECSTaskExecutionRolePolicy, as the platform's
+# docs and the Batch User Guide ("Amazon ECS task execution IAM role") set it up.
+resource "aws_iam_role" "execution" {
+  count = var.pipeline_secrets ? 1 : 0
+
+  name               = "${var.name}-execution"
+  description        = "Reads the platform's tower-* pipeline secrets for the tasks of the ${var.name} Batch environment."
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  count = var.pipeline_secrets ? 1 : 0
+
+  role       = aws_iam_role.execution[0].name
+  policy_arn = "${local.managed_arn}/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "ReadPipelineSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.tower_secrets]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  count = var.pipeline_secrets ? 1 : 0
+
+  name   = "${var.name}-execution"
+  role   = aws_iam_role.execution[0].id
+  policy = data.aws_iam_policy_document.execution.json
 }
 
 # --- roles Batch and its instances run with ------------------------------------------------------
@@ -505,8 +731,8 @@ resource "aws_iam_role_policy_attachment" "batch_service" {
 }
 
 # The instance role: the ECS agent only (AmazonEC2ContainerServiceforEC2Role). No S3 and no
-# Batch: tasks and the head job have roles of their own, and the launch template's hop limit of 1
-# keeps containers away from this one.
+# Batch: tasks and the head job have roles of their own. Containers can reach this role (host
+# networking; see the header), so whatever it holds, every task on the instance holds too.
 resource "aws_iam_role" "instance" {
   count = var.create_compute_roles ? 1 : 0
 
@@ -523,10 +749,12 @@ resource "aws_iam_role_policy_attachment" "instance" {
 
 # amazon-ebs-autoscale (bin/create-ebs-volume) on each instance: create an encrypted volume
 # tagged source-instance=<its own instance id>, attach it to its own instance, set it to be
-# deleted with the instance, and delete (or detach) only volumes it created itself. The tag is
-# tied to the caller by the policy variable ec2:SourceInstanceARN, which EC2 sets for the
+# deleted with the instance, and delete a volume it created itself when the attach failed. The
+# tag is tied to the caller by the policy variable ec2:SourceInstanceARN, which EC2 sets for the
 # credentials of an instance role; no snapshot resource is granted, so no volume can be made
-# from a snapshot.
+# from a snapshot. At the pinned commit (8c8ac28) it never detaches a volume: no DetachVolume.
+# Its describe-tags (the instance's tags, copied onto each volume) is in the ECS agent's managed
+# policy already.
 data "aws_iam_policy_document" "ebs_autoscale" {
   statement {
     sid       = "CreateOwnVolumes"
@@ -560,7 +788,7 @@ data "aws_iam_policy_document" "ebs_autoscale" {
 
   statement {
     sid       = "UseOwnVolumes"
-    actions   = ["ec2:AttachVolume", "ec2:DeleteVolume", "ec2:DetachVolume"]
+    actions   = ["ec2:AttachVolume", "ec2:DeleteVolume"]
     resources = ["${local.ec2_arn}:volume/*"]
 
     condition {
@@ -572,7 +800,7 @@ data "aws_iam_policy_document" "ebs_autoscale" {
 
   statement {
     sid       = "OwnInstance"
-    actions   = ["ec2:AttachVolume", "ec2:DetachVolume", "ec2:ModifyInstanceAttribute"]
+    actions   = ["ec2:AttachVolume", "ec2:ModifyInstanceAttribute"]
     resources = ["${local.ec2_arn}:instance/*"]
 
     condition {
@@ -587,6 +815,47 @@ data "aws_iam_policy_document" "ebs_autoscale" {
     sid       = "DescribeVolumes"
     actions   = ["ec2:DescribeVolumes"]
     resources = ["*"]
+  }
+
+  # A customer managed key for the volumes (ebs_kms_key_arn, the account's default EBS key, which
+  # create-volume --encrypted uses): EC2 asks KMS on the caller's behalf for a data key when it
+  # creates the volume and for a grant when it attaches it (EBS User Guide, "Permissions for
+  # users"). Only through EC2, and grants only for AWS resources. No ReEncrypt: no volume is ever
+  # made from a snapshot.
+  dynamic "statement" {
+    for_each = var.ebs_kms_key_arn != null ? [1] : []
+    content {
+      sid       = "VolumeKey"
+      actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext"]
+      resources = [var.ebs_kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ec2.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.ebs_kms_key_arn != null ? [1] : []
+    content {
+      sid       = "VolumeKeyGrants"
+      actions   = ["kms:CreateGrant"]
+      resources = [var.ebs_kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ec2.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+
+      condition {
+        test     = "Bool"
+        variable = "kms:GrantIsForAWSResource"
+        values   = ["true"]
+      }
+    }
   }
 }
 

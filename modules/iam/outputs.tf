@@ -39,6 +39,12 @@ output "compute_job_role_arn" {
   value       = aws_iam_role.compute_job.arn
 }
 
+output "execution_role_arn" {
+  description = "ARN of the Batch execution role for pipeline secrets (the platform's executionRole), or null."
+  value       = one(aws_iam_role.execution[*].arn)
+  depends_on  = [aws_iam_role_policy_attachment.execution, aws_iam_role_policy.execution]
+}
+
 output "head_job_policy_json" {
   description = "The head job role's inline policy document."
   value       = data.aws_iam_policy_document.head_job.json

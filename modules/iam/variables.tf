@@ -29,7 +29,7 @@ variable "credentials_type" {
 }
 
 variable "trusted_principal_arn" {
-  description = "credentials_type = \"role\": the platform's AWS principal allowed to assume the role."
+  description = "credentials_type = \"role\": the platform's AWS principal allowed to assume the role (and tag its session), such as Seqera Cloud's arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole."
   type        = string
   default     = null
 
@@ -51,9 +51,15 @@ variable "external_id" {
 }
 
 variable "ses_from_address" {
-  description = "The only address the platform may send notification mail from (ses:FromAddress); null: no SES permission at all."
+  description = "The only address the Nextflow head job may send notification mail from (ses:FromAddress, Nextflow's mail.from); null: no SES permission at all."
   type        = string
   default     = null
+}
+
+variable "pipeline_secrets" {
+  description = "The platform's pipeline secrets: the platform may create, describe and delete tower-* secrets, and an execution role (<name>-execution) lets the ECS agent read them for the tasks."
+  type        = bool
+  default     = false
 }
 
 variable "aws_managed_policies" {
@@ -75,9 +81,9 @@ variable "user_name" {
 }
 
 variable "user_policy" {
-  description = "Policy for the user: \"forge\" (manage this environment's Batch resources) or \"launch\" (run pipelines on existing queues)."
+  description = "The platform's policy: \"launch\" (run pipelines on the queues) or \"forge\" (also update, disable and delete this environment's queues and compute environments, for a platform that manages them)."
   type        = string
-  default     = "forge"
+  default     = "launch"
 
   validation {
     condition     = contains(["forge", "launch"], var.user_policy)
@@ -86,12 +92,19 @@ variable "user_policy" {
 }
 
 variable "buckets" {
-  description = "Buckets the platform, the head job and the tasks may use; read_only buckets get no write action."
+  description = "Buckets the platform, the head job and the tasks may use; read_only buckets get no write action. external: a read-only bucket outside this account (public data such as ngi-igenomes), which only the head job and the tasks read. kms_key_arn: the customer managed key the bucket encrypts with (SSE-KMS)."
   type = list(object({
-    name      = string
-    read_only = bool
+    name        = string
+    read_only   = bool
+    external    = optional(bool, false)
+    kms_key_arn = optional(string)
   }))
   default = []
+
+  validation {
+    condition     = alltrue([for b in var.buckets : !b.external || b.read_only])
+    error_message = "A bucket outside this account (external) is read only."
+  }
 }
 
 variable "create_compute_roles" {
@@ -122,6 +135,12 @@ variable "compute_environment_arns" {
   description = "The environment's compute environments: the forge policy may update and delete exactly these."
   type        = list(string)
   default     = []
+}
+
+variable "ebs_kms_key_arn" {
+  description = "With ebs_autoscale: the customer managed KMS key the instances' new volumes encrypt with (the account's default EBS key, which amazon-ebs-autoscale uses); the instance role may use it through EC2 to create and attach them. null: the AWS managed key, which needs no permission."
+  type        = string
+  default     = null
 }
 
 variable "ebs_autoscale" {

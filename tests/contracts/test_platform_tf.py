@@ -23,14 +23,15 @@ import pytest
 import seqera_schema as ss
 
 from conftest import EXAMPLES, GOLDEN
-from towergen.decide.platform import SEQERA_CLOUD_PRINCIPAL
 from towergen.loader.validate import load_text
+from towergen.renderer.apply_time import ROLE_ARN_REFERENCES
 from towergen.renderer.environment import render_environment
 from towergen.renderer.files import BACKEND_FILE, PLATFORM_JSON, PLATFORM_TF
-from towergen.renderer.platform import APPLY_TIME, CONFIG_ARGUMENTS, EXTERNAL_ID_LOCAL, NOT_CONFIG
+from towergen.renderer.platform import CONFIG_ARGUMENTS, EXTERNAL_ID_LOCAL, NOT_CONFIG
 from towergen.run.emulator import EMULATOR_EXTERNAL_ID, PLATFORM_STANDIN_FILE, platform_standin_hcl
 from towergen.run.targets import target_named
 from towergen.run.workspace import Subject
+from towergen.spec.model import SEQERA_CLOUD_PRINCIPAL
 
 SCHEMA = ss.load_schema()
 CONFIG = {p.removeprefix("config."): a for p, a in SCHEMA["resources"]["seqera_aws_batch_ce"]["attributes"].items() if p.count(".") == 1 and p.startswith("config.")}
@@ -62,9 +63,19 @@ VARIANTS = {
 }
 
 
+# The import file's fields that name a job role: without account_id, known only after apply.
+ROLE_FIELDS = {"headJobRole": "head_job", "computeJobRole": "compute_job", "executionRole": "execution"}
+
+
 def _render(name: str, text: str) -> tuple[object, dict[str, str]]:
     loaded = load_text(text, f"{name}.yaml")
-    return loaded, render_environment(loaded.resolved)
+    files = render_environment(loaded.resolved)
+    if PLATFORM_JSON not in files:
+        # no account_id, so no import file: the one the same file renders with an account, to
+        # compare the config with (the job roles aside, which the config reads after apply)
+        with_account = render_environment(load_text(text + "account_id: '123456789012'\n", f"{name}.yaml").resolved)
+        files = {**files, PLATFORM_JSON + " (with account_id)": with_account[PLATFORM_JSON]}
+    return loaded, files
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +212,11 @@ def _output_value(files: dict[str, str], output: str, account: str | None) -> ob
 def test_import_file_config_and_outputs_agree_field_by_field(trees, name):
     loaded, files = trees[name]
     r = loaded.resolved
-    fields = json.loads(files[PLATFORM_JSON])
+    if r.role_arns is None:
+        assert PLATFORM_JSON not in files
+        fields = {k: v for k, v in json.loads(files[PLATFORM_JSON + " (with account_id)"]).items() if k not in ROLE_FIELDS}
+    else:
+        fields = json.loads(files[PLATFORM_JSON])
     doc = _doc(files[PLATFORM_TF])
     (ce,) = _blocks(doc, "resource", "seqera_aws_batch_ce").values()
     config = ss.value_of(ce["config"])
@@ -212,8 +227,10 @@ def test_import_file_config_and_outputs_agree_field_by_field(trees, name):
         seen.add(api)
         if isinstance(value, ss.Unknown):
             # known only after apply: the config reads the module output the root's output reads
-            assert r.role_arns is None and api in APPLY_TIME and api not in fields, (argument, value)
-            assert value.expr == outputs[OUTPUT_OF[api]].expr, (argument, value)
+            assert r.role_arns is None and api in ROLE_FIELDS and api not in fields, (argument, value)
+            assert value.expr == "${" + ROLE_ARN_REFERENCES[ROLE_FIELDS[api]] + "}", (argument, value)
+            if api in OUTPUT_OF:
+                assert value.expr == outputs[OUTPUT_OF[api]].expr, (argument, value)
             continue
         assert api in fields and fields[api] == value, (argument, value, fields.get(api))
         if api in OUTPUT_OF:
@@ -221,8 +238,8 @@ def test_import_file_config_and_outputs_agree_field_by_field(trees, name):
     # nothing of the import file is left out of the config
     assert set(fields) - set(NOT_CONFIG) <= seen
     if r.role_arns is None:
-        # the output that completes the import file adds exactly the fields read after apply
-        assert set(APPLY_TIME) <= seen and "platform_compute_env_json" in outputs
+        # the config reads the job roles after apply; the output holds the complete import file
+        assert {"headJobRole", "computeJobRole"} <= seen and "platform_compute_env_json" in outputs
     # the labels: the import file's labels are the seqera_labels the environment names
     labels = _blocks(doc, "resource", "seqera_labels")
     ids = [ref.expr for ref in ss.value_of(ce.get("label_ids", []))]

@@ -20,7 +20,8 @@ from towergen.decide.resolved import resolve
 from towergen.loader.validate import load_text
 from towergen.renderer.environment import render_environment
 
-HEAD = "version: 1\nname: {name}\nregion: {region}\nwork_dir: {work_dir}\n"
+# account_id names the job roles, so the platform file and nextflow.config are written
+HEAD = "version: 1\nname: {name}\nregion: {region}\naccount_id: '123456789012'\nwork_dir: {work_dir}\n"
 
 
 def loaded(extra: str = "", name: str = "dd", region: str = "eu-west-1", work_dir: str | None = None):
@@ -123,13 +124,15 @@ MANUAL = "mode: manual\nmanual: {head_queue: h, compute_queue: c}\n"
 @pytest.mark.parametrize(
     "extra, policy, managed",
     [
-        ("", "forge", False),
-        ("credentials: {policy: launch}\n", "launch", False),  # the default is true in manual mode only
-        ("credentials: {policy: launch, aws_managed_policies: true}\n", "launch", True),
+        # launch by default: the platform file registers a manual environment that the platform
+        # never manages, so forge's update and delete permissions would go unused (issue 15)
+        ("", "launch", False),  # the managed policies are a default in manual mode only
+        ("credentials: {policy: forge}\n", "forge", False),
+        ("credentials: {aws_managed_policies: true}\n", "launch", True),
         (MANUAL, "launch", True),  # the platform's documented manual setup
         (MANUAL + "credentials: {aws_managed_policies: false}\n", "launch", False),
     ],
-    ids=["forge", "forge-launch", "forge-launch-managed", "manual", "manual-scoped"],
+    ids=["default", "forge-asked", "launch-managed", "manual", "manual-scoped"],
 )
 def test_platform_policy_and_managed_policies_defaults(extra, policy, managed):
     r = loaded(extra).resolved
@@ -153,6 +156,7 @@ def test_the_modules_attach_exactly_the_documented_managed_policies():
         "AmazonS3ReadOnlyAccess", "AmazonEC2ContainerRegistryReadOnly", "CloudWatchLogsReadOnlyAccess",  # launch, when asked
         "service-role/AWSBatchServiceRole", "service-role/AmazonEC2ContainerServiceforEC2Role",
         "service-role/AmazonEC2SpotFleetTaggingRole",
+        "service-role/AmazonECSTaskExecutionRolePolicy",  # the execution role, with pipeline_secrets only
     }
     launch = blocks(main, "locals")
     assert "launch_managed_policies" in launch
@@ -200,13 +204,12 @@ FSX_EXISTING = "fsx:\n  dns_name: fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.c
     [
         ("compute: {dispose: false}\n", None, ["${module.storage.bucket_arn}"]),
         ("compute: {dispose: false}\n" + FSX_CREATE, None, ["${module.storage.bucket_arn}", "${module.fsx.id}"]),
-        ("compute: {dispose: false}\n" + FSX_CREATE, "/fsx/work", ["${module.fsx.id}"]),
-        ("compute: {dispose: false}\n" + FSX_EXISTING, "/fsx/work", None),  # nothing towergen creates
+        ("compute: {dispose: false}\n" + FSX_EXISTING + "storage: {create_bucket: false}\n", None, None),  # nothing towergen creates
         ("compute: {dispose: false}\nstorage: {create_bucket: false}\n", None, None),
         ("compute: {dispose: true}\n" + FSX_CREATE, None, None),
         (FSX_CREATE, None, None),  # dispose: true is the default
     ],
-    ids=["bucket", "bucket-and-fsx", "fsx-work-dir", "existing-fsx", "existing-bucket", "dispose", "default"],
+    ids=["bucket", "bucket-and-fsx", "existing-fsx", "existing-bucket", "dispose", "default"],
 )
 def test_the_guard_protects_what_towergen_creates(extra, work_dir, protected):
     assert _guard(extra, work_dir=work_dir) == protected
@@ -309,7 +312,7 @@ def test_resolve_is_what_render_prints():
     ids=["scratch-2", "scratch-1", "persistent-1", "persistent-2", "given"],
 )
 def test_fsx_throughput_defaults(create, throughput):
-    fsx = module_args(files(f"fsx:\n  create: {create}\n", work_dir="/fsx/work")["main.tf"], "fsx")
+    fsx = module_args(files(f"fsx:\n  create: {create}\n")["main.tf"], "fsx")
     assert fsx["per_unit_storage_throughput"] == throughput
     assert fsx["storage_gib"] == 1200
 

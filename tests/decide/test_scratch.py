@@ -8,7 +8,7 @@ import towergen
 from towergen.decide.scratch import scratch_plan as plan
 from towergen.loader.validate import load_text
 
-HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://{name}-boot-test/work\n"
+HEAD = "version: 1\nname: {name}\nregion: eu-west-1\naccount_id: '123456789012'\nwork_dir: s3://{name}-boot-test/work\n"
 
 
 def env_of(extra: str, name: str = "t1", region: str = "eu-west-1"):

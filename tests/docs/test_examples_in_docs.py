@@ -33,7 +33,7 @@ from towergen.cli import app
 DOCS = sorted([ROOT / "README.md", ROOT / "DEVELOPERS.md", ROOT / "examples" / "gitops" / "README.md",
                *(ROOT / "docs").glob("*.md"), *(ROOT / "modules").glob("*/README.md")])
 BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```", re.S | re.M)
-MINIMAL = "version: 1\nname: snippet\nregion: eu-west-1\nwork_dir: s3://snippet-work/work\n"
+MINIMAL = "version: 1\nname: snippet\nregion: eu-west-1\naccount_id: '123456789012'\nwork_dir: s3://snippet-work/work\n"
 
 
 def blocks(language: str) -> list[tuple[str, str]]:

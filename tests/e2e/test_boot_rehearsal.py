@@ -7,12 +7,17 @@ run them, each in a throw-away Linux namespace so that nothing outside it change
 - the IMDSv2 helper against a small IMDSv2-only metadata server at 169.254.169.254 inside a
   network namespace that has nothing but a loopback interface;
 - the download check accepting the pinned bytes and refusing tampered ones, and a tampered
-  download failing its whole step and making 90-start-ecs.sh shut the instance down.
+  download failing its whole step and making 90-start-ecs.sh shut the instance down (which the
+  launch template turns into a termination: instance_initiated_shutdown_behavior);
+- the task-side AWS CLI step (30-aws-cli.sh) installing a real PyInstaller one-folder build laid
+  out as AWS CLI v2's zip, and its cliPath running from a root file system without zlib (Debian's
+  busybox-static and libc6, chroot), where the bare binary fails as biocontainers do.
 
 What only AWS can show: real NVMe instance-store disks and udev's names for them, dnf and its
 signature checks, the real download hosts, amazon-ebs-autoscale creating and attaching volumes,
-the ECS agent joining the cluster, and FSx mounts. Needs root, util-linux (unshare, losetup),
-lvm2 and xfsprogs (see .ci/run).
+the ECS agent joining the cluster, FSx mounts, the real AWS CLI in a real task container, and an
+instance really terminated. Needs root, util-linux (unshare, losetup), lvm2, xfsprogs and
+busybox-static, and PyInstaller in .venv-rehearsal (see .ci/run).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from __future__ import annotations
 import hashlib
 import http.server
 import os
+import re
 import shutil
 import ssl
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -34,7 +41,7 @@ from conftest import EXAMPLES, SAMPLE_FSX, parts, user_data
 pytestmark = pytest.mark.rehearsal
 
 # Folders the rehearsal mounts over inside its namespace; created empty when missing, removed after.
-MOUNT_POINTS = ("/dev/disk", "/scratch", "/var/lib/towergen", "/etc/sysctl.d")
+MOUNT_POINTS = ("/dev/disk", "/scratch", "/var/lib/towergen", "/etc/sysctl.d", "/opt/aws-cli")
 
 
 @pytest.fixture(scope="module")
@@ -329,3 +336,160 @@ def test_unknown_architecture_marks_the_instance_unfit(scripts, sandbox_ready, t
     result = in_namespace(tmp_path, PRIVATE, run)
     assert "step=1" in result.stdout and f"failed={step}" in result.stdout, result.stdout + result.stderr
     assert "no pinned AWS CLI for riscv64" in result.stdout
+
+
+# --- the AWS CLI tasks use, from a root file system without zlib -------------------------------------
+#
+# AWS CLI v2 cannot be downloaded here (awscli.amazonaws.com is out of reach). It is a PyInstaller
+# one-folder build, and what fails in a busybox + glibc container is PyInstaller's bootloader, which
+# links libz.so.1 dynamically. So the rehearsal builds a small program the same way (PyInstaller
+# 6.22.3 from PyPI, its Linux bootloader as shipped), packs it as AWS's zip is packed (aws/install,
+# aws/dist/), and runs the rendered 30-aws-cli.sh with that zip in place of the pinned one (the same
+# script, only the checksum swapped for the stand-in's). Then, in a root file system assembled from
+# Debian's busybox-static and libc6 (no zlib), with the installed tree bind-mounted read-only at the
+# same path (as Nextflow mounts the grandparent of cliPath), it shows: the bare binary fails with
+# "error while loading shared libraries: libz.so.1" (exit 127), and cliPath runs.
+#
+# What this does not show: the real AWS CLI 2.23.6 (its own bootloader build, its Python extensions)
+# in a real biocontainer under ECS; Amazon Linux 2023's libz.so.1 in place of Debian's.
+
+REHEARSAL_VENV = Path(__file__).resolve().parent.parent.parent / ".venv-rehearsal" / "bin"
+
+STAND_IN_PROGRAM = r'''
+import gzip, sys, zlib
+if sys.argv[1:] == ["--version"]:
+    print("aws-cli/2.23.6 Python/3 Linux (towergen rehearsal stand-in)")
+    sys.exit(0)
+data = b"towergen " * 64
+assert gzip.decompress(gzip.compress(data)) == data
+print("stand-in aws", " ".join(sys.argv[1:]), "crc32", zlib.crc32(data))
+'''
+
+# The layout AWS's installer makes (aws/aws-cli exe/assets/install): the dist folder copied to
+# <install-dir>/v2/<version>/dist, <install-dir>/v2/current linked to <install-dir>/v2/<version>,
+# and symlinks in --bin-dir.
+STAND_IN_INSTALLER = r'''#!/bin/sh
+set -e
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --install-dir) root=$2; shift ;;
+    --bin-dir) bin=$2; shift ;;
+    --update) ;;
+  esac
+  shift
+done
+here=$(cd "$(dirname "$0")" && pwd)
+version=$("$here/dist/aws" --version | cut -d ' ' -f 1 | cut -d '/' -f 2)
+mkdir -p "$root/v2/$version/bin" "$bin"
+cp -r "$here/dist" "$root/v2/$version/dist"
+ln -s ../dist/aws "$root/v2/$version/bin/aws"
+ln -snf "$root/v2/$version" "$root/v2/current"
+ln -sf "$root/v2/current/bin/aws" "$bin/aws"
+'''
+
+
+@pytest.fixture(scope="module")
+def aws_cli_stand_in(tmp_path_factory) -> Path:
+    """A zip laid out as AWS's (aws/install, aws/dist/aws), its program a real PyInstaller build."""
+    pyinstaller = shutil.which("pyinstaller") or str(REHEARSAL_VENV / "pyinstaller")
+    assert Path(pyinstaller).exists(), "pyinstaller is missing: python3 -m venv .venv-rehearsal && .venv-rehearsal/bin/pip install -r tests/e2e/requirements-rehearsal.txt"
+    work = tmp_path_factory.mktemp("pyinstaller")
+    (work / "aws.py").write_text(STAND_IN_PROGRAM)
+    subprocess.run([pyinstaller, "--onedir", "--noconfirm", "--log-level", "WARN", "--name", "aws", "--distpath", str(work / "dist"),
+                    "--workpath", str(work / "build"), "--specpath", str(work / "build"), str(work / "aws.py")],
+                   check=True, capture_output=True, timeout=300)
+    needed = subprocess.run(["readelf", "-d", str(work / "dist" / "aws" / "aws")], capture_output=True, text=True, check=True).stdout
+    assert "[libz.so.1]" in needed, "PyInstaller's bootloader should link libz.so.1 dynamically, as AWS CLI v2's does"
+    import zipfile
+
+    archive = work / "awscliv2.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        def add(path: Path, name: str) -> None:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (path.stat().st_mode & 0o777 | 0o100000) << 16
+            z.writestr(info, path.read_bytes())
+        installer = work / "install"
+        installer.write_text(STAND_IN_INSTALLER)
+        installer.chmod(0o755)
+        add(installer, "aws/install")
+        for path in sorted((work / "dist" / "aws").rglob("*")):
+            if path.is_file():
+                add(path, "aws/dist/" + str(path.relative_to(work / "dist" / "aws")))
+    return archive
+
+
+def zlibless_root(folder: Path) -> Path:
+    """A root file system from Debian's busybox-static and libc6 packages: a shell, glibc, no zlib
+    (what an nf-core biocontainer's base image is)."""
+    files = subprocess.run(["dpkg", "-L", "libc6", "busybox-static"], capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        src = Path(name)
+        if src.is_dir() or not (src.is_file() or src.is_symlink()):
+            continue
+        if ".so" in src.name or src.name.startswith("ld-linux") or src.name == "busybox":
+            dest = folder / name.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest, follow_symlinks=False)
+    (folder / "bin").mkdir(exist_ok=True)
+    if not (folder / "bin" / "busybox").exists():
+        shutil.copy2(shutil.which("busybox"), folder / "bin" / "busybox")
+    (folder / "bin" / "sh").symlink_to("busybox")
+    (folder / "opt" / "aws-cli").mkdir(parents=True)
+    # Debian's merged /usr: /lib64/ld-linux-x86-64.so.2 points into /lib, which must resolve here too
+    assert not list(folder.rglob("libz.so*")), "the root must have no zlib"
+    return folder
+
+
+def test_task_side_aws_cli_runs_in_a_container_without_zlib(scripts, sandbox_ready, aws_cli_stand_in, tmp_path):
+    assert shutil.which("busybox") and shutil.which("chroot"), "busybox-static is missing (apt-get install -y busybox-static)"
+    archive = aws_cli_stand_in
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    rendered = scripts[("minimal", "30-aws-cli.sh")]
+    pinned = re.search(r"x86_64\) fetch (\S+) ([0-9a-f]{64}) ", rendered)
+    assert pinned, "the step fetches a pinned x86_64 zip"
+    step = tmp_path / "30-aws-cli.sh"
+    step.write_text(rendered.replace(pinned.group(2), sha))  # the same step, the stand-in's checksum
+    fake_curl = f'while [ $# -gt 0 ]; do if [ "$1" = -o ]; then cp {archive} "$2"; shift; fi; shift; done'
+    folder = stubs(tmp_path, {"curl": fake_curl})
+    root = zlibless_root(tmp_path / "root")
+    run = f"""
+PATH={folder}:$PATH bash {step}; echo "step=$?"
+echo "failed=$(cat /var/lib/towergen/failed 2>/dev/null)"
+mount --bind /opt/aws-cli {root}/opt/aws-cli
+mount -o remount,bind,ro {root}/opt/aws-cli
+chroot {root} /opt/aws-cli/v2/current/dist/aws s3 cp s3://bucket/in.fq.gz . >{tmp_path}/bare.out 2>&1; echo "bare=$?"
+chroot {root} /bin/sh -c '/opt/aws-cli/bin/aws s3 cp --only-show-errors "s3://bucket/a b.txt" .' >{tmp_path}/wrapped.out 2>&1; echo "wrapped=$?"
+chroot {root} /bin/sh -c 'LD_LIBRARY_PATH=/usr/local/lib /opt/aws-cli/bin/aws --version' >{tmp_path}/version.out 2>&1; echo "version=$?"
+cp /opt/aws-cli/bin/aws {tmp_path}/wrapper
+ls /opt/aws-cli/lib >{tmp_path}/lib.out
+"""
+    result = in_namespace(tmp_path, PRIVATE + "mount -t tmpfs tmpfs /opt/aws-cli\n", run)
+    out = result.stdout + result.stderr
+    assert "step=0" in result.stdout and re.search(r"^failed=$", result.stdout, re.M), out
+    assert "aws-cli/2.23.6" in result.stdout, out  # the step's own check ran the installed wrapper
+    bare = (tmp_path / "bare.out").read_text()
+    assert "bare=127" in result.stdout and "error while loading shared libraries: libz.so.1" in bare, bare
+    wrapped = (tmp_path / "wrapped.out").read_text()
+    assert "wrapped=0" in result.stdout and "stand-in aws s3 cp --only-show-errors s3://bucket/a b.txt ." in wrapped, wrapped
+    assert "version=0" in result.stdout and "aws-cli/2.23.6" in (tmp_path / "version.out").read_text()
+    assert (tmp_path / "lib.out").read_text().split() == ["libz.so.1"]
+    # the wrapper is plain POSIX sh
+    lint = subprocess.run([shutil.which("shellcheck") or str(Path(sys.executable).parent / "shellcheck"), "-s", "sh", str(tmp_path / "wrapper")],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_task_side_aws_cli_step_fails_without_a_libz_to_copy(scripts, sandbox_ready, aws_cli_stand_in, tmp_path):
+    """A host whose loader finds no libz.so.1 for the binary fails the step (and the instance is
+    terminated) rather than leaving a cliPath that cannot run in task containers."""
+    sha = hashlib.sha256(aws_cli_stand_in.read_bytes()).hexdigest()
+    rendered = scripts[("minimal", "30-aws-cli.sh")]
+    pinned = re.search(r"x86_64\) fetch (\S+) ([0-9a-f]{64}) ", rendered)
+    step = tmp_path / "30-aws-cli.sh"
+    step.write_text(rendered.replace(pinned.group(2), sha))
+    fake_curl = f'while [ $# -gt 0 ]; do if [ "$1" = -o ]; then cp {aws_cli_stand_in} "$2"; shift; fi; shift; done'
+    folder = stubs(tmp_path, {"curl": fake_curl, "ldd": 'echo "	not a dynamic executable"'})
+    run = f'PATH={folder}:$PATH bash {step}; echo "step=$?"\necho "failed=$(cat /var/lib/towergen/failed)"\n'
+    result = in_namespace(tmp_path, PRIVATE + "mount -t tmpfs tmpfs /opt/aws-cli\n", run)
+    assert "step=1" in result.stdout and f"failed={step}" in result.stdout, result.stdout + result.stderr
+    assert "cannot find the libz.so.1" in result.stdout

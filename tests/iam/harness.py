@@ -31,22 +31,34 @@ OTHER_INSTANCE = "i-0a1b2c3d4e5f60002"
 TRUSTED_PRINCIPAL = "arn:aws:iam::210987654321:role/tower-platform"
 EXTERNAL_ID = "tw-0a1b2c3d-external"
 SES_FROM = "tower@pipelines.example.org"
-ACTORS = ("platform", "head_job", "compute_job", "instance", "platform_trust")
+ACTORS = ("platform", "head_job", "compute_job", "instance", "execution", "platform_trust")
 
 
 def load_catalogue() -> dict[str, Any]:
     return yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
 
 
-def buckets(env: Environment) -> list[tuple[str, bool]]:
-    """(bucket, read_only) as the environment grants them: the work bucket first, read-write."""
-    out: list[tuple[str, bool]] = []
+@dataclass
+class Bucket:
+    name: str
+    read_only: bool
+    external: bool = False
+    kms_key: str | None = None
+
+
+def buckets(env: Environment) -> list[Bucket]:
+    """The buckets as the environment grants them: the work bucket first (read-write), then
+    storage.allowed_buckets, then storage.external_buckets (outside the account, read only)."""
+    out: list[Bucket] = []
     work_bucket = bucket_of(env.work_dir)
     if work_bucket:
-        out.append((work_bucket, False))
+        out.append(Bucket(work_bucket, False, kms_key=env.storage.kms_key_arn))
     for item in env.storage.allowed_buckets:
-        if item.name not in {b for b, _ in out}:
-            out.append((item.name, item.access == "read"))
+        if item.name not in {b.name for b in out}:
+            out.append(Bucket(item.name, item.access == "read", kms_key=item.kms_key_arn))
+    for external in env.storage.external_buckets:
+        if external.name not in {b.name for b in out}:
+            out.append(Bucket(external.name, True, external=True, kms_key=external.kms_key_arn))
     return out
 
 
@@ -58,6 +70,29 @@ def credentials_type(env: Environment) -> str:
     return env.credentials.type
 
 
+def bucket_kinds(env: Environment) -> dict[str, list[dict[str, str]]]:
+    """What a row's ``each`` repeats over, as the placeholders of each repetition: bucket (this
+    account's), rw, ro (this account's read-only), ext (outside the account); kms_rw, kms_ro
+    (buckets with a customer managed key that are written, or only read, here), kms_own (this
+    account's buckets with a key: what the platform uses)."""
+    def fill(b: Bucket) -> dict[str, str]:
+        out = {"bucket": b.name}
+        if b.kms_key:
+            out |= {"kms_key": b.kms_key, "kms_region": b.kms_key.split(":")[3]}
+        return out
+
+    all_ = buckets(env)
+    return {
+        "bucket": [fill(b) for b in all_ if not b.external],
+        "rw": [fill(b) for b in all_ if not b.read_only],
+        "ro": [fill(b) for b in all_ if b.read_only and not b.external],
+        "ext": [fill(b) for b in all_ if b.external],
+        "kms_rw": [fill(b) for b in all_ if b.kms_key and not b.read_only],
+        "kms_ro": [fill(b) for b in all_ if b.kms_key and b.read_only],
+        "kms_own": [fill(b) for b in all_ if b.kms_key and not b.external],
+    }
+
+
 def features(env: Environment) -> set[str]:
     forge = env.mode == "forge"
     # amazon-ebs-autoscale runs on the instances only when towergen installs it (not beside Fusion)
@@ -66,7 +101,7 @@ def features(env: Environment) -> set[str]:
     if managed is None:
         managed = env.mode == "manual"
     # the test's own reading of the documented default, not towergen's
-    user_policy = env.credentials.policy or ("forge" if env.mode == "forge" else "launch")
+    user_policy = env.credentials.policy or "launch"
     managed = managed and user_policy == "launch"
     f = {
         env.mode,
@@ -81,8 +116,11 @@ def features(env: Environment) -> set[str]:
         f.add("fusion")
     if env.credentials.ses_from_address:
         f.add("ses")
+    f.add("secrets" if env.credentials.pipeline_secrets else "no_secrets")
     if forge and env.fsx is not None and env.fsx.create is not None:
         f.add("fsx_create")
+    if forge and env.compute.ebs_kms_key_arn and auto:
+        f.add("ebs_kms")
     return f
 
 
@@ -132,31 +170,28 @@ def expand(catalogue: dict, env: Environment, account: str, extra: dict[str, str
         "work_queue": f"{env.name}-work" if forge else env.manual.compute_queue,
         "instance": INSTANCE,
         "other_instance": OTHER_INSTANCE,
-        "trusted_principal": TRUSTED_PRINCIPAL,
+        "trusted_principal": resolve(env).trusted_principal_arn or TRUSTED_PRINCIPAL,
         # with platform:, the External ID the platform generates; on the emulator, its stand-in
         "external_id": EMULATOR_EXTERNAL_ID if env.platform is not None else EXTERNAL_ID,
         "ses_from": env.credentials.ses_from_address or SES_FROM,
         "ses_domain": (env.credentials.ses_from_address or SES_FROM).split("@", 1)[1],
+        "ebs_kms_key": env.compute.ebs_kms_key_arn or "",
         **extra,
     }
-    bucket_kinds = {
-        "bucket": [b for b, _ in buckets(env)],
-        "rw": [b for b, ro in buckets(env) if not ro],
-        "ro": [b for b, ro in buckets(env) if ro],
-    }
+    kinds = bucket_kinds(env)
     rows: list[Row] = []
     for raw in catalogue["rows"]:
         if not set(raw.get("when", [])) <= feats:
             continue
         each = raw.get("each")
-        for bucket in bucket_kinds[each] if each else [None]:
-            v = {**base, **({"bucket": bucket} if bucket else {})}
+        for one in kinds[each] if each else [{}]:
+            v = {**base, **one}
             shared = raw.get("context", {})
             parts = []
             for req in raw["requests"]:
                 action, resource, *ctx = req
                 parts.append(Part(action, _fill(resource, v), _fill({**shared, **(ctx[0] if ctx else {})}, v)))
-            rid = raw["id"] + (f"[{bucket}]" if bucket else "")
+            rid = raw["id"] + (f"[{one['bucket']}]" if one else "")
             rows.append(Row(rid, raw["actor"], raw["expect"], parts, raw.get("tradeoff"), _fill(raw.get("principal"), v)))
     return rows
 
@@ -223,6 +258,8 @@ def read_actors(iam, env: Environment, account: str) -> dict[str, Actor]:
     actors["compute_job"] = role(f"{name}-compute-job", "ecs-task")
     if env.mode == "forge":
         actors["instance"] = role(f"{name}-instance", INSTANCE)
+    if env.credentials.pipeline_secrets:
+        actors["execution"] = role(f"{name}-execution", "ecs-agent")
     return actors
 
 
@@ -238,7 +275,42 @@ def simulate(payload: dict) -> dict:
     return json.loads(proc.stdout)
 
 
-ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"}]}
+
+# What each KMS key's own key policy is taken to say (KMS asks the key policy before any identity
+# policy). A key of this account: AWS's default key policy, which lets IAM policies of the account
+# decide. Another account's key (an external bucket's): its owner lets this account decrypt, as
+# docs/security.md says the owner must; nothing more.
+CROSS_ACCOUNT_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"]
+
+
+def key_policy(key_arn: str, account: str) -> dict:
+    owner = key_arn.split(":")[4]
+    actions: str | list[str] = "kms:*" if owner == account else CROSS_ACCOUNT_KEY_ACTIONS
+    statement = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": actions, "Resource": "*"}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+# iam-simulate (0.1.173) reads condition keys with a variable part only after a '/' (such as
+# aws:RequestTag/NAME); KMS's kms:EncryptionContext:NAME has it after a ':', and the simulator
+# ignores such a key (a request carrying it is denied as if the key were missing). The harness
+# therefore renames kms:EncryptionContext:NAME, in the policies and in the requests alike, to a
+# key the simulator reads with the same string semantics; the evaluation is otherwise unchanged.
+_KMS_CONTEXT = re.compile(r"kms:EncryptionContext:(.+)", re.IGNORECASE)
+
+
+def _readable_key(key: str) -> str:
+    match = _KMS_CONTEXT.fullmatch(key)
+    return f"aws:PrincipalTag/kms-encryption-context-{match.group(1).replace(':', '-')}" if match else key
+
+
+def _readable_policy(policy: dict) -> dict:
+    """``policy`` with every kms:EncryptionContext:NAME condition key renamed (see above)."""
+    out = json.loads(json.dumps(policy))
+    for st in _statements(out):
+        for operator, keys in (st.get("Condition") or {}).items():
+            st["Condition"][operator] = {_readable_key(k): v for k, v in keys.items()}
+    return out
 
 
 def evaluate(rows: list[Row], actors: dict[str, Actor], account: str) -> dict:
@@ -251,7 +323,7 @@ def evaluate(rows: list[Row], actors: dict[str, Actor], account: str) -> dict:
                 "action": part.action,
                 "principal": actor.principal,
                 "resource": {"resource": part.resource, "accountId": account},
-                "contextVariables": part.context,
+                "contextVariables": {_readable_key(k): v for k, v in part.context.items()},
             }
             sim = {"id": f"{row.id}#{i}", "request": request}
             if row.actor == "platform_trust":
@@ -260,7 +332,9 @@ def evaluate(rows: list[Row], actors: dict[str, Actor], account: str) -> dict:
                 sim["identityPolicies"] = [{"name": "caller", "policy": ALLOW_ALL}]
                 sim["resourcePolicy"] = actor.trust
             else:
-                sim["identityPolicies"] = [{"name": p["name"], "policy": p["policy"]} for p in actor.policies]
+                sim["identityPolicies"] = [{"name": p["name"], "policy": _readable_policy(p["policy"])} for p in actor.policies]
+                if part.action.startswith("kms:"):
+                    sim["resourcePolicy"] = key_policy(part.resource, account)
             sims.append(sim)
     granted = sorted({a for actor in actors.values() for p in actor.policies for a in _actions(p["policy"])})
     out = simulate({"simulations": sims, "actions": granted})
@@ -385,6 +459,16 @@ ACTOR_TITLES = {
     "head_job": "the Nextflow head job (`NAME-head-job`)",
     "compute_job": "a task (`NAME-compute-job`)",
     "instance": "the instance role (`NAME-instance`: ECS agent, amazon-ebs-autoscale)",
+    "execution": "the execution role (`NAME-execution`: the ECS agent, for a task's secrets)",
+}
+EACH_TITLES = {
+    "bucket": "bucket of the account",
+    "rw": "read-write bucket",
+    "ro": "read-only bucket of the account",
+    "ext": "external bucket",
+    "kms_rw": "read-write bucket with a KMS key",
+    "kms_ro": "read-only bucket with a KMS key",
+    "kms_own": "bucket of the account with a KMS key",
 }
 TABLE_BEGIN = "<!-- catalogue table: generated by `python tests/iam/harness.py table`; do not edit -->"
 TABLE_END = "<!-- end of catalogue table -->"
@@ -399,9 +483,9 @@ def markdown_table(catalogue: dict | None = None) -> str:
         for row in catalogue["rows"]:
             if row["actor"] != actor:
                 continue
-            when = ", ".join(row.get("when", [])) + (f" (per {row['each']} bucket)" if row.get("each") else "")
+            when = ", ".join(row.get("when", [])) + (f" (per {EACH_TITLES[row['each']]})" if row.get("each") else "")
             source = row["source"]
-            first = source.split(" ", 1)[0]
+            first = source.split(" ", 1)[0].rstrip(";,")
             if first in sources:
                 source = f"{sources[first]}{source[len(first):]}"
             why = f"**trade-off:** {row['tradeoff']}" if row.get("tradeoff") else source

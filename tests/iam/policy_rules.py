@@ -3,7 +3,7 @@
 The slow tier (tests/iam/test_iam.py) applies the IAM on the emulator and evaluates every call of
 catalogue.yaml with an IAM simulator; this is its fast companion for the default tier. It reads
 each ``data "aws_iam_policy_document"`` of modules/iam/*.tf, works out from the resources that use
-it which actor it belongs to (the platform, the head job, the tasks, the instance role) or whose
+it which actor it belongs to (the platform, the head job, the tasks, the instance role, the execution role) or whose
 trust policy it is, and checks rules rather than today's exact list, so that the module may grow
 (more statements, options such as KMS, other resource patterns) without rewriting this:
 
@@ -38,7 +38,10 @@ CATALOGUE = HERE / "catalogue.yaml"
 MODULE = HERE.parent.parent / "modules" / "iam"
 
 # The roles of the module whose policies the catalogue speaks for, by the role resource's name.
-ROLE_ACTORS = {"platform": "platform", "head_job": "head_job", "compute_job": "compute_job", "instance": "instance"}
+ROLE_ACTORS = {
+    "platform": "platform", "head_job": "head_job", "compute_job": "compute_job", "instance": "instance",
+    "execution": "execution",  # the ECS agent fetching a task's secrets (pipeline_secrets)
+}
 SESSION_ACTIONS = {"sts:assumerole", "sts:tagsession", "sts:setsourceidentity"}
 DOCUMENT = "aws_iam_policy_document"
 
@@ -239,7 +242,9 @@ def statements(m: Module, name: str) -> Iterator[Statement]:
                     dynamic.append((st, _expand(m, _text(content.get("for_each", "")))))
     for st, for_each in plain + dynamic:
         actions_expr = _expand(m, _text(st.get("actions", [])))
-        if "statement.value" in actions_expr or "each.value" in actions_expr:
+        # actions taken from the for_each's values (no literal of their own): read the for_each;
+        # a switch over literal lists (statement.value.read_only ? [...] : [...]) is read as both
+        if ("statement.value" in actions_expr or "each.value" in actions_expr) and not strings(actions_expr):
             actions_expr += " " + for_each
         resources_expr = _expand(m, _text(st.get("resources", [])))
         if "statement.value" in resources_expr or "each.value" in resources_expr:

@@ -21,6 +21,7 @@ import yaml
 import towergen
 from conftest import emulator_for, workspace
 from towergen import SpecError, load
+from towergen.renderer.escape import hcl_unquote
 from towergen.run.runner import terraform_init
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,6 +29,11 @@ import harness
 from conftest import EXAMPLES
 
 NODE_MODULES = harness.HERE / "node_modules" / "@cloud-copilot" / "iam-simulate"
+
+
+# Examples whose role variant trusts Seqera Cloud by name (trusted_principal: seqera-cloud); the
+# others trust harness.TRUSTED_PRINCIPAL by ARN, so both forms are applied and evaluated.
+NAMED_PRINCIPAL_EXAMPLES = ("fsx", "spot")
 
 
 def variant(example: Path, kind: str, out: Path) -> Path:
@@ -47,10 +53,16 @@ def variant(example: Path, kind: str, out: Path) -> Path:
         cred.pop("create_user", None)
         cred.pop("user_name", None)
         cred["type"] = "role"
-        cred["role"] = {"trusted_principal_arn": harness.TRUSTED_PRINCIPAL, "external_id": harness.EXTERNAL_ID}
+        if example.stem in NAMED_PRINCIPAL_EXAMPLES:
+            cred["role"] = {"trusted_principal": "seqera-cloud", "external_id": harness.EXTERNAL_ID}
+        else:
+            cred["role"] = {"trusted_principal_arn": harness.TRUSTED_PRINCIPAL, "external_id": harness.EXTERNAL_ID}
     else:
         cred.pop("role", None)
         cred["type"] = "user"
+        if data.get("mode", "forge") == "forge":
+            # launch is the default; the user variants ask for forge, so both policies are evaluated
+            cred["policy"] = "forge"
     data["credentials"] = cred
     path = out / f"{example.stem}-{kind}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -98,6 +110,15 @@ def test_launch_template_requires_imdsv2_with_hop_limit_one():
     assert re.search(r"http_put_response_hop_limit\s*=\s*1\n", block)
 
 
+def test_an_instance_that_shuts_itself_down_is_terminated():
+    """A failed boot step shuts the instance down (90-start-ecs.sh); the launch template makes
+    that a termination, so no stopped instance lingers."""
+    text = (Path(towergen.__file__).resolve().parent.parent / "modules" / "compute" / "main.tf").read_text()
+    block = text[text.index('resource "aws_launch_template" "this"'):]
+    block = block[: block.index("\n}\n")]
+    assert re.search(r'instance_initiated_shutdown_behavior\s*=\s*"terminate"', block)
+
+
 def _render(tmp_path, text: str) -> dict[str, str]:
     path = tmp_path / "env.yaml"
     path.write_text(text, encoding="utf-8")
@@ -127,15 +148,60 @@ def test_with_account_id_the_files_name_the_roles(tmp_path):
     assert not any("account_id" in str(w) for w in files["_warnings"])
 
 
-def test_without_account_id_the_outputs_carry_the_files(tmp_path):
+def _output_text(outputs_tf: str, name: str, arns: dict[str, str]) -> str:
+    """What Terraform makes of an output written as join("\\n", [one quoted line per line]), with
+    the job roles' ARNs in place of their references."""
+    block = outputs_tf[outputs_tf.index(f'output "{name}"'):]
+    body = block[block.index('join("\\n", [\n') + len('join("\\n", [\n'):block.index("\n  ])")]
+    lines = []
+    for literal in body.split("\n"):
+        literal = literal.strip().removesuffix(",")
+        for actor, arn in arns.items():
+            literal = literal.replace("${module.iam." + actor + "_role_arn}", arn)
+        lines.append(hcl_unquote(literal))
+    return "\n".join(lines)
+
+
+def test_without_account_id_the_files_are_not_written_and_the_outputs_are_them_complete(tmp_path):
+    """Never a platform file or nextflow.config without job roles: without account_id neither is
+    written, a warning names the outputs, and the outputs are exactly the files an account_id
+    renders (the same text, the ARNs Terraform created in place)."""
     files = _render(tmp_path, BASE)
-    platform = json.loads(files["platform-compute-env.json"])
-    assert "headJobRole" not in platform and "computeJobRole" not in platform
-    assert "jobRole" not in files["nextflow.config"].replace("aws.batch.jobRole", "")
+    assert "platform-compute-env.json" not in files and "nextflow.config" not in files
     assert "allowed_account_ids" not in files["providers.tf"]
-    assert 'output "platform_compute_env_json"' in files["outputs.tf"]
-    assert 'output "nextflow_config"' in files["outputs.tf"]
-    assert "terraform output -raw nextflow_config" in files["nextflow.config"], "the file says where the job role is"
+    [warning] = [w for w in files["_warnings"] if w.path == "account_id"]
+    assert "terraform output -raw platform_compute_env_json" in warning.message and "terraform output -raw nextflow_config" in warning.message
+    (tmp_path / "named").mkdir()
+    named = _render(tmp_path / "named", BASE + "account_id: '123456789012'\n")
+    arns = {"head_job": "arn:aws:iam::123456789012:role/acme-head-job", "compute_job": "arn:aws:iam::123456789012:role/acme-compute-job"}
+    platform = _output_text(files["outputs.tf"], "platform_compute_env_json", arns)
+    assert platform == named["platform-compute-env.json"]
+    assert json.loads(platform)["headJobRole"] == arns["head_job"]
+    config = _output_text(files["outputs.tf"], "nextflow_config", arns)
+    assert config == named["nextflow.config"] and f"jobRole = '{arns['compute_job']}'" in config
+
+
+def test_pipeline_secrets_name_the_execution_role_in_both_forms(tmp_path):
+    secrets = "credentials: {pipeline_secrets: true}\n"
+    files = _render(tmp_path, BASE + secrets + "account_id: '123456789012'\n")
+    assert json.loads(files["platform-compute-env.json"])["executionRole"] == "arn:aws:iam::123456789012:role/acme-execution"
+    assert "pipeline_secrets = true" in re.sub(r" +", " ", files["main.tf"])
+    (tmp_path / "later").mkdir()
+    later = _render(tmp_path / "later", BASE + secrets)
+    assert '\\"executionRole\\": \\"${module.iam.execution_role_arn}\\",' in later["outputs.tf"]
+    plain = _render(tmp_path / "later", BASE)
+    assert "executionRole" not in plain["outputs.tf"] and "pipeline_secrets" not in plain["main.tf"]
+
+
+def test_seqera_cloud_is_trusted_by_name(tmp_path):
+    files = _render(tmp_path, BASE + f"""credentials:
+  type: role
+  role:
+    trusted_principal: seqera-cloud
+    external_id: {harness.EXTERNAL_ID}
+""")
+    main = re.sub(r" +", " ", files["main.tf"])
+    assert 'trusted_principal_arn = "arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole"' in main
 
 
 def test_role_credentials_render_no_user_and_no_secret_input(tmp_path):
@@ -157,12 +223,15 @@ def test_role_credentials_render_no_user_and_no_secret_input(tmp_path):
     "extra, message",
     [
         ("credentials: {type: role}\n", "expected credentials.role"),
+        ("credentials: {type: role, role: {external_id: abcd}}\n", "expected trusted_principal: seqera-cloud (Seqera Cloud) or trusted_principal_arn"),
+        ("credentials: {type: role, role: {trusted_principal: seqera-cloud, trusted_principal_arn: 'arn:aws:iam::123456789012:root', external_id: abcd}}\n", "expected either trusted_principal or trusted_principal_arn"),
+        ("credentials: {type: role, role: {trusted_principal: seqera-enterprise, external_id: abcd}}\n", "seqera-cloud"),
         ("credentials: {role: {trusted_principal_arn: 'arn:aws:iam::123456789012:root', external_id: abcd}}\n", "expected no role with type: user"),
         ("credentials: {type: role, user_name: x, role: {trusted_principal_arn: 'arn:aws:iam::123456789012:root', external_id: abcd}}\n", "expected no user_name with type: role"),
         ("credentials: {type: role, role: {trusted_principal_arn: 'arn:aws:iam::1234:root', external_id: abcd}}\n", "expected the ARN of an IAM principal"),
         ("credentials: {ses_from_address: not-an-address}\n", "expected an e-mail address"),
         ("account_id: 1234\n", "account_id"),
-        ("credentials: {aws_managed_policies: true}\n", "expected aws_managed_policies only with the launch policy"),
+        ("credentials: {aws_managed_policies: true, policy: forge}\n", "expected aws_managed_policies only with the launch policy"),
     ],
 )
 def test_bad_credentials_are_refused_with_a_message(tmp_path, extra, message):

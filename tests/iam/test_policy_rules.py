@@ -39,7 +39,7 @@ def test_every_actor_and_trust_is_found():
     catalogue must be found, or a new role would escape them."""
     use = rules.usage(rules.read_module(rules.module_texts()))
     actors = set().union(*use.actors.values())
-    assert actors == {"platform", "head_job", "compute_job", "instance"}
+    assert actors == {"platform", "head_job", "compute_job", "instance", "execution"}
     assert any("platform" in roles for roles in use.trusts.values())
     assert use.unknown == []
 
@@ -147,12 +147,12 @@ def test_a_trust_for_anyone_is_refused():
 
 
 def test_changes_the_rules_allow():
-    """What the module may become without breaking a rule: sts:TagSession beside AssumeRole in
-    the platform's trust, log groups written as ARNs ending in :*, an option's statement behind a
+    """What the module may become without breaking a rule: sts:SetSourceIdentity beside
+    sts:TagSession in the platform's trust, log groups written as ARNs ending in :*, an option's statement behind a
     variable."""
     main = MAIN.read_text(encoding="utf-8")
     start, end = _platform_trust(main)
-    trust = main[start:end].replace('actions = ["sts:AssumeRole"]', 'actions = ["sts:AssumeRole", "sts:TagSession"]')
+    trust = main[start:end].replace('actions = ["sts:TagSession"]', 'actions = ["sts:TagSession", "sts:SetSourceIdentity"]')
     assert trust != main[start:end]
     main = main[:start] + trust + main[end:]
     main = main.replace('job_log_group = "${local.logs_arn}:log-group:/aws/batch/job"', 'job_log_group = "${local.logs_arn}:log-group:/aws/batch/job:*"')

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import towergen
 
-HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://{name}-boot-test/work\n"
+HEAD = "version: 1\nname: {name}\nregion: eu-west-1\naccount_id: '123456789012'\nwork_dir: s3://{name}-boot-test/work\n"
 
 
 def render_one(tmp_path, extra: str, name: str = "t1", head: str = HEAD):
@@ -14,9 +16,6 @@ def render_one(tmp_path, extra: str, name: str = "t1", head: str = HEAD):
     spec.write_text(head.format(name=name) + extra)
     result = towergen.render([spec], tmp_path / "out")
     return result, tmp_path / "out" / name
-
-
-FSX_HEAD = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: /fsx/work\n"
 
 
 FSX = "fsx:\n  mount_path: /fsx\n  create: {storage_gib: 1200, deployment_type: SCRATCH_2}\n"
@@ -34,25 +33,26 @@ def test_autoscale_alone_warns_legacy(tmp_path):
     assert [w.path for w in result.warnings] == ["compute.ebs_autoscale"] and "legacy" in result.warnings[0].message
 
 
-def test_fsx_work_dir_without_bucket_warns_and_says_so(tmp_path):
-    result, folder = render_one(tmp_path, FSX, head=FSX_HEAD)
-    assert [w.path for w in result.warnings] == ["work_dir"]
-    config = (folder / "nextflow.config").read_text()
-    assert "works only through the platform" in config and "workDir = '/fsx/work'" in config
-    assert json.loads((folder / "platform-compute-env.json").read_text())["workDir"] == "/fsx/work"
+def test_fsx_work_dir_is_refused_with_what_to_do(tmp_path):
+    spec = tmp_path / "t1.yaml"
+    spec.write_text("version: 1\nname: t1\nregion: eu-west-1\nwork_dir: /fsx/work\n" + FSX)
+    with pytest.raises(towergen.SpecError) as info:
+        towergen.render([spec], tmp_path / "out")
+    message = str(info.value)
+    assert "expected an s3://BUCKET[/PREFIX] work directory" in message and "awsbatch executor" in message
+    assert "mount the file system for data with fsx.mount_path" in message
+    assert not (tmp_path / "out").exists()
 
 
-def test_fsx_work_dir_with_bucket_gives_plain_nextflow_an_s3_work_dir(tmp_path):
-    extra = FSX + "storage:\n  allowed_buckets:\n    - {bucket: s3://ref, access: read}\n    - s3://results\n"
-    result, folder = render_one(tmp_path, extra, head=FSX_HEAD)
-    # the work files land in a bucket listed for data, without a lifecycle rule: render says so
-    assert [w.path for w in result.warnings] == ["work_dir"] and "s3://results/work" in result.warnings[0].message
+def test_fsx_beside_an_s3_work_dir_is_mounted_in_every_task(tmp_path):
+    _, folder = render_one(tmp_path, FSX)
     config = (folder / "nextflow.config").read_text()
-    assert "workDir = 's3://results/work'" in config and "volumes = ['/fsx']" in config
+    assert "workDir = 's3://t1-boot-test/work'" in config and "volumes = ['/fsx']" in config
+    assert json.loads((folder / "platform-compute-env.json").read_text())["workDir"] == "s3://t1-boot-test/work"
 
 
 def test_lifecycle_on_whole_bucket_also_allowed_read_write_warns(tmp_path):
-    head = "version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://boot-test-bucket\n"
+    head = "version: 1\nname: {name}\nregion: eu-west-1\naccount_id: '123456789012'\nwork_dir: s3://boot-test-bucket\n"
     result, _ = render_one(tmp_path, "storage:\n  allowed_buckets: [s3://boot-test-bucket]\n", head=head)
     assert [w.path for w in result.warnings] == ["storage.allowed_buckets[0]"]
     assert "expire too" in result.warnings[0].message

@@ -202,7 +202,7 @@ def test_errors_are_located_in_the_base_that_wrote_them(repo):
     write(repo / "a.yaml", "extends: team.yaml\nname: env-a\nwork_dir: s3://bucket-a/work\n")
     assert problems("a.yaml") == [
         "org.yaml:8:3: compute.max_cpu: unknown key; did you mean 'max_cpus'? expected one of: provisioning, max_cpus, min_cpus, "
-        "cost_percentage, allocation_strategy, instance_types, gpu, ami_id, boot_disk_gib, ebs_autoscale, fusion, aws_cli, head_queue, "
+        "cost_percentage, allocation_strategy, instance_types, gpu, ami_id, boot_disk_gib, ebs_autoscale, fusion, ebs_kms_key_arn, aws_cli, head_queue, "
         'network, dispose; found "max_cpu"',
         "org.yaml:9:18: compute.boot_disk_gib: expected a whole number from 30 to 16384, found 1",
     ]

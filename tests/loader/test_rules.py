@@ -79,7 +79,7 @@ def test_iam_user_name_is_limited_to_64_characters(length, refused):
 
 
 def _fsx(size: int, kind: str) -> str:
-    return HEAD.format(name="fx").replace("work_dir: s3://fx-boot-test/work", "work_dir: /fsx/work") + (
+    return HEAD.format(name="fx") + (
         f"fsx:\n  create:\n    storage_gib: {size}\n    deployment_type: {kind}\n")
 
 

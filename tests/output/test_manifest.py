@@ -21,7 +21,7 @@ def invoke(*args: str):
 
 
 def minimal(name, extra=""):
-    return f"version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://{name}-bucket/work\n{extra}"
+    return f"version: 1\nname: {name}\nregion: eu-west-1\naccount_id: '123456789012'\nwork_dir: s3://{name}-bucket/work\n{extra}"
 
 
 def repo(tmp_path: Path) -> tuple[Path, Path, Path]:

@@ -27,7 +27,7 @@ def invoke(*args):
 
 def env_file(folder, name, extra=""):
     path = folder / f"{name}.yaml"
-    path.write_text(f"version: 1\nname: {name}\nregion: eu-west-1\nwork_dir: s3://{name}-bucket/work\n{extra}")
+    path.write_text(f"version: 1\nname: {name}\nregion: eu-west-1\naccount_id: '123456789012'\nwork_dir: s3://{name}-bucket/work\n{extra}")
     return path
 
 

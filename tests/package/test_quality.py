@@ -1,5 +1,6 @@
 """The code's own gates, in the default tier: ruff, mypy (strict, with pydantic's plugin) and the
-import-linter contracts that keep the stages' imports pointing one way (pyproject.toml)."""
+import-linter contracts that keep the stages' imports pointing one way (pyproject.toml), and
+the mutation run's mutants still applying."""
 
 from __future__ import annotations
 
@@ -33,3 +34,10 @@ def test_import_layers():
     done = _run("lint-imports")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
+
+
+def test_every_mutant_of_the_mutation_run_still_applies():
+    """tools/mutation.py plants each mutant by replacing a text that must occur exactly once: a
+    change to the code it mutates must update the mutant, or the next mutation run measures less."""
+    done = subprocess.run([sys.executable, "tools/mutation.py", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -43,7 +43,7 @@ def test_parallel_render_reports_every_problem(tmp_path):
     with pytest.raises(SpecError) as caught:
         build.render_many(paths, jobs=2)
     assert sorted((Path(p.file).name, p.path) for p in caught.value.problems) == [
-        ("env-0001.yaml", "version"), ("env-0004.yaml", "name"), ("env-0005.yaml", "name")]
+        ("env-0001.yaml", "version"), ("env-0004.yaml", "name"), ("env-0005.yaml", "name"), ("env-0005.yaml", "work_dir")]
 
 
 def test_parallel_render_refuses_output_that_does_not_parse(tmp_path, monkeypatch):

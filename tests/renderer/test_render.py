@@ -60,12 +60,26 @@ def test_platform_json_and_nextflow_config(rendered_examples):
     assert spot["headQueue"] == "spot-eu-west-1-head" and spot["computeQueue"] == "spot-eu-west-1-work"
     assert spot["fusion2Enabled"] and spot["waveEnabled"] and "cliPath" not in spot
     manual = json.loads((rendered_examples / "manual-eu-west-2" / "platform-compute-env.json").read_text())
-    assert (manual["headQueue"], manual["computeQueue"]) == ("tower-head", "tower-compute")
-    assert manual["cliPath"] == "/home/ec2-user/miniconda/bin/aws"
+    assert manual["headJobRole"] == "arn:aws:iam::123456789012:role/manual-eu-west-2-head-job"
     fsx = (rendered_examples / "fsx-eu-central-1" / "nextflow.config").read_text()
-    # plain Nextflow needs an S3 work dir: the first read-write allowed bucket, FSx mounted for data
-    assert "workDir = 's3://cohort-inputs/work'" in fsx and "volumes = ['/fsx']" in fsx
+    # the work directory in S3, FSx mounted in every task for data
+    assert "workDir = 's3://popgen-eu-central-1-work/work'" in fsx and "volumes = ['/fsx']" in fsx
     assert "executor = 'awsbatch'" in fsx and "queue = 'fsx-eu-central-1-work'" in fsx
+
+
+def test_without_account_id_the_files_are_outputs_only(tmp_path):
+    """No file that would name no job role (tasks would run as the instance role): the outputs
+    hold the complete ones, with the roles' ARNs filled in by Terraform."""
+    text = next(p for p in EXAMPLES if p.name == "manual.yaml").read_text().replace('account_id: "123456789012"', "# no account_id")
+    spec = write(tmp_path, "manual.yaml", text)
+    result = towergen.render([spec], tmp_path / "out")
+    assert [w.path for w in result.warnings] == ["account_id"]
+    folder = tmp_path / "out" / "manual-eu-west-2"
+    assert not (folder / "platform-compute-env.json").exists() and not (folder / "nextflow.config").exists()
+    outputs = (folder / "outputs.tf").read_text()
+    for needle in ('"  \\"headQueue\\": \\"tower-head\\",",', '"  \\"cliPath\\": \\"/home/ec2-user/miniconda/bin/aws\\",",',
+                   '"  \\"headJobRole\\": \\"${module.iam.head_job_role_arn}\\",",'):
+        assert needle in outputs, needle
 
 
 def test_user_data_has_the_forge_steps(rendered_examples):
@@ -76,9 +90,7 @@ def test_user_data_has_the_forge_steps(rendered_examples):
     # Fusion needs no AWS CLI on the host, and EBS autoscale is ignored beside it
     assert "awscli" not in spot.lower() and "ebs-autoscale" not in spot
     gpu = (rendered_examples / "gpu-us-west-2" / "user-data.tftpl").read_text()
-    for needle in ("--mountpoint \"$mount_path\"", "mount_path=/scratch", "--initial-size 500",
-                   "--max-total-created-size 4000", "--imdsv2"):
-        assert needle in gpu
+    assert "ebs-autoscale" not in gpu and "awscli-exe-linux" in gpu  # scratch on the boot disk
     fsx = (rendered_examples / "fsx-eu-central-1" / "user-data.tftpl").read_text()
     assert 'dns_name="${fsx_dns_name}"' in fsx and 'mount_name="${fsx_mount_name}"' in fsx
     assert "mount_path=/fsx" in fsx and "ebs-autoscale" not in fsx and "awscli-exe-linux" in fsx

@@ -26,6 +26,9 @@ VARIANTS = {
     "fusion-no-nvme": "compute:\n  fusion: true\n  instance_types: [m5.xlarge, c6id]\n",
     "existing-fsx": "fsx:\n  mount_path: /mnt/fsx\n  dns_name: fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.com\n"
     "  mount_name: abcdefgh\ncompute:\n  ebs_autoscale: {initial_size_gib: 100}\n",
+    # the legacy scratch (no shipped example uses it: it warns), as the gpu example had it
+    "ebs-autoscale": "compute:\n  gpu: true\n  instance_types: [g5]\n"
+    "  ebs_autoscale: {mount_path: /scratch, initial_size_gib: 500, max_size_gib: 4000}\n",
 }
 
 
@@ -62,7 +65,8 @@ def test_parts_per_storage_choice(rendered):
     names = {env: [n for n, _, _ in parts(text)] for env, text in rendered.items()}
     assert names["spot-eu-west-1"] == ["10-ecs.sh", "20-fusion-storage.sh", "90-start-ecs.sh"]
     assert names["minimal"] == ["10-ecs.sh", "30-aws-cli.sh", "90-start-ecs.sh"]
-    assert names["gpu-us-west-2"] == ["10-ecs.sh", "20-ebs-autoscale.sh", "30-aws-cli.sh", "90-start-ecs.sh"]
+    assert names["gpu-us-west-2"] == ["10-ecs.sh", "30-aws-cli.sh", "90-start-ecs.sh"]
+    assert names["ebs-autoscale"] == ["10-ecs.sh", "20-ebs-autoscale.sh", "30-aws-cli.sh", "90-start-ecs.sh"]
     assert names["fsx-eu-central-1"] == ["10-ecs.sh", "30-aws-cli.sh", "40-fsx.sh", "90-start-ecs.sh"]
     assert names["existing-fsx"] == ["10-ecs.sh", "20-ebs-autoscale.sh", "30-aws-cli.sh", "40-fsx.sh", "90-start-ecs.sh"]
 
@@ -135,7 +139,7 @@ def test_artifacts_name_immutable_sources():
 
 
 def test_ebs_autoscale_step_sends_imdsv2_and_sets_its_config(rendered):
-    script = {n: s for n, _, s in parts(rendered["gpu-us-west-2"])}["20-ebs-autoscale.sh"]
+    script = {n: s for n, _, s in parts(rendered["ebs-autoscale"])}["20-ebs-autoscale.sh"]
     assert "--imdsv2" in script and "--file-system lvm.ext4" in script
     assert script.index("export EBS_AUTOSCALE_CONFIG_FILE=/etc/ebs-autoscale.json") < script.index('bash "$src/install.sh"')
     assert 'X-aws-ec2-metadata-token: $token' in script

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from towergen import load
-from towergen.smoketest.identities import check_identities, check_metadata_options
+from towergen.smoketest.identities import check_identities, check_metadata_options, check_shutdown_behavior
 from towergen.smoketest.report import Checks
 
 moto = pytest.importorskip("moto")
@@ -22,8 +22,11 @@ EC2 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
 PRINCIPAL = "arn:aws:iam::210987654321:role/tower-platform"
 
 
-def platform_trust(principal=PRINCIPAL, external_id="tw-external-1"):
-    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]}
+def platform_trust(principal=PRINCIPAL, external_id="tw-external-1", tag_session=True):
+    statements = [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]
+    if tag_session:
+        statements.append({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:TagSession"})
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 ENV = f"""version: 1
@@ -99,6 +102,18 @@ def test_hop_limit_two_fails():
     checks = Checks()
     check_metadata_options({"HttpTokens": "optional", "HttpPutResponseHopLimit": 1}, checks)
     assert any("IMDSv2" in f for f in checks.failed), checks.failed
+
+
+def test_a_launch_template_that_stops_its_instances_fails():
+    for data, ok in (({"InstanceInitiatedShutdownBehavior": "terminate"}, True), ({"InstanceInitiatedShutdownBehavior": "stop"}, False), ({}, False)):
+        checks = Checks()
+        check_shutdown_behavior(data, checks)
+        assert (not checks.failed) == ok, (data, checks.failed)
+
+
+def test_platform_role_without_tag_session_fails(tmp_path):
+    checks = build(tmp_path, platform=platform_trust(tag_session=False))
+    assert any("TagSession" in f for f in checks.failed), checks.failed
 
 
 def test_platform_role_without_external_id_or_for_another_principal_fails(tmp_path):

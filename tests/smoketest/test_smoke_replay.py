@@ -63,11 +63,11 @@ def test_smoke_dispose_false_expects_a_refused_destroy(fake):
 
 
 def test_smoke_without_a_guard_expects_destroy_to_work(fake, tmp_path):
-    """dispose: false with nothing towergen creates to protect (an existing file system, the work
-    directory on it) renders no guard, so smoke must not expect a refusal."""
+    """dispose: false with nothing towergen creates to protect (an existing file system, an
+    existing bucket) renders no guard, so smoke must not expect a refusal."""
     env = tmp_path / "env.yaml"
     env.write_text(
-        "version: 1\nname: fsx-existing\nregion: eu-west-1\nwork_dir: /fsx/work\n"
+        "version: 1\nname: fsx-existing\nregion: eu-west-1\nwork_dir: s3://fsx-existing-work/work\n"
         "storage:\n  create_bucket: false\ncompute:\n  dispose: false\n  ebs_autoscale: false\n"
         "fsx:\n  dns_name: fs-0123456789abcdef0.fsx.eu-west-1.amazonaws.com\n  mount_name: abcdefgh\n"
     )

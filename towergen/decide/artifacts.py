@@ -91,6 +91,18 @@ EBS_AUTOSCALE: tuple[Artifact, ...] = (
 AWS_CLI_VERSION = "2.23.6"
 AWS_CLI_INSTALL_DIR = "/opt/aws-cli"
 AWS_CLI_PATH = f"{AWS_CLI_INSTALL_DIR}/bin/aws"
+# AWS CLI v2 is a PyInstaller one-folder build, self-contained but for one library: PyInstaller's
+# bootloader links libz.so.1 dynamically (pyinstaller/pyinstaller bootloader/wscript, unless
+# built with --static-zlib), and a task container without zlib (nf-core biocontainers: busybox
+# and glibc) cannot start it: "error while loading shared libraries: libz.so.1", exit 127. So the
+# step copies the host's libz.so.1 (Amazon Linux's zlib, signature-checked by dnf) into
+# AWS_CLI_LIB_DIR, and AWS_CLI_PATH is a POSIX sh wrapper that puts that folder on
+# LD_LIBRARY_PATH and execs the real binary, which AWS's installer puts at
+# <install-dir>/v2/<version>/dist/aws with v2/current linked to it (aws/aws-cli
+# exe/assets/install). Nextflow mounts the whole tree (the grandparent of cliPath, read-only:
+# nf-amazon AwsBatchTaskHandler), so all three are there in every task container.
+AWS_CLI_LIB_DIR = f"{AWS_CLI_INSTALL_DIR}/lib"
+AWS_CLI_BINARY = f"{AWS_CLI_INSTALL_DIR}/v2/current/dist/aws"
 _AWS_CLI_SOURCE = (
     "not computed here (the host is out of reach): recorded for this URL, identically, by "
     "cashapp/hermit-packages awscli.hcl @ 02766bcea767eee5885ba90122389a6a1bbbfaee and "

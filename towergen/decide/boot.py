@@ -88,6 +88,9 @@ def boot_steps(env: Environment, scratch: ScratchPlan, *, cli_path: str | None, 
             steps.append(BootStep("30-aws-cli.sh", "aws-cli.sh.j2", (
                 ("version", Note(artifacts.AWS_CLI_VERSION)),
                 ("install_dir", artifacts.AWS_CLI_INSTALL_DIR),
+                ("lib_dir", artifacts.AWS_CLI_LIB_DIR),
+                ("binary", artifacts.AWS_CLI_BINARY),
+                ("cli_path", artifacts.AWS_CLI_PATH),
                 ("by_arch", tuple(sorted(artifacts.AWS_CLI.items()))),
             )))
         else:

@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..spec.model import Environment, label_name_ok, label_value_ok
+from ..spec.model import SEQERA_CLOUD_PRINCIPAL, Environment, label_name_ok, label_value_ok
 from ..spec.regions import REGIONS
 
-# Seqera Cloud's API (the provider's default server_url) and the AWS principal Seqera Cloud
-# assumes customer roles with (the platform's documented trust policy).
+# Seqera Cloud's API (the provider's default server_url; the principal it assumes customer roles
+# with is spec.model.SEQERA_CLOUD_PRINCIPAL).
 SEQERA_CLOUD_API = "https://api.cloud.seqera.io"
-SEQERA_CLOUD_PRINCIPAL = "arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole"
 # The provider release the rendered file pins, and what it accepts: a role ARN only in the aws
 # partition (^arn:aws:iam::[0-9]{12}:role/.+$), a work_dir only as s3://BUCKET[/PREFIX].
 PROVIDER_SOURCE = "seqeralabs/seqera"

@@ -12,11 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..spec.model import Environment, FsxCreate, bucket_of
+from ..spec.model import SEQERA_CLOUD_PRINCIPAL, Environment, FsxCreate, bucket_of
 from ..spec.regions import REGIONS
 from . import artifacts
 from .boot import BootStep, boot_steps, download_hosts
-from .platform import REQUIRED_TERRAFORM_WRITE_ONLY, PlatformPlan, credentials_type, platform_plan
+from .platform import (
+    REQUIRED_TERRAFORM_WRITE_ONLY,
+    PlatformPlan,
+    credentials_type,
+    platform_plan,
+    trusted_principal,
+)
 from .scratch import ScratchPlan, scratch_plan
 
 # Facts of the platform's Batch Forge (docs/environment-file.md says where each comes from).
@@ -34,6 +40,9 @@ FSX_DEFAULT_THROUGHPUT = {"PERSISTENT_1": 200, "PERSISTENT_2": 250}
 MANAGED_BY_TAG = "managed-by"
 ENVIRONMENT_TAG = "towergen-environment"
 
+# The principals credentials.role.trusted_principal names (decide/platform.py: Seqera Cloud's
+# access role, as the platform's docs give it for role credentials).
+NAMED_PRINCIPALS = {"seqera-cloud": SEQERA_CLOUD_PRINCIPAL}
 # Resources the dispose: false guard protects from destroy and replacement.
 GUARD_BUCKET = "work bucket"
 GUARD_FILE_SYSTEM = "file system"
@@ -47,19 +56,16 @@ REQUIRED_TERRAFORM_LOCKFILE = ">= 1.10.0"
 # --- derivations shared with load.rules ----------------------------------------------------------
 
 
-def work_on_fsx(env: Environment) -> bool:
-    """The work directory is a path on FSx (the platform only), not in S3."""
-    return env.work_dir.startswith("/")
-
-
 def work_bucket(env: Environment) -> str | None:
-    """The work_dir's bucket, or None when the work directory is on FSx."""
+    """The work_dir's bucket (None only for a work_dir the model refused)."""
     return bucket_of(env.work_dir)
 
 
 def user_policy(env: Environment) -> Literal["forge", "launch"]:
-    """The platform's policy: as given, else forge in forge mode and launch in manual."""
-    return env.credentials.policy or ("forge" if env.mode == "forge" else "launch")
+    """The platform's policy: as given, else launch. The platform file registers a manual
+    compute environment (existing queues), which the platform runs pipelines on and never
+    manages, so the forge policy's update and delete permissions would go unused."""
+    return env.credentials.policy or "launch"
 
 
 def state_key(env: Environment) -> str | None:
@@ -76,17 +82,18 @@ def state_region(env: Environment) -> str | None:
     return env.backend.region or env.region
 
 
-def plain_nextflow_work_dir(env: Environment) -> str | None:
-    """The work directory of the nextflow.config towergen writes. Open-source Nextflow's awsbatch
-    executor refuses a work directory outside S3, so an FSx work_dir (which the platform accepts)
-    becomes ``work/`` in the first read-write allowed bucket, FSx staying mounted for data; with
-    no such bucket there is none (the config then works only through the platform)."""
-    if not work_on_fsx(env):
-        return env.work_dir
-    for item in env.storage.allowed_buckets:
-        if item.access == "read-write":
-            return f"s3://{item.name}/work"
-    return None
+def trusted_principal_arn(env: Environment) -> str | None:
+    """The principal that may assume the platform's role: with a platform section, the one its
+    credential names (decide/platform.py); else credentials.role's named one (trusted_principal)
+    or the ARN given; None for user credentials."""
+    if env.platform is not None:
+        return trusted_principal(env)
+    role = env.credentials.role
+    if env.credentials.type != "role" or role is None:
+        return None
+    if role.trusted_principal is not None:
+        return NAMED_PRINCIPALS[role.trusted_principal]
+    return role.trusted_principal_arn
 
 
 def required_terraform(env: Environment) -> str:
@@ -133,6 +140,11 @@ def role_names(env: Environment) -> dict[str, str]:
     return {"head_job": f"{env.name}-head-job", "compute_job": f"{env.name}-compute-job", "platform": f"{env.name}-platform"}
 
 
+def execution_role_name(env: Environment) -> str:
+    """The Batch execution role the iam module creates for pipeline secrets: ``NAME-execution``."""
+    return f"{env.name}-execution"
+
+
 def is_spot(env: Environment) -> bool:
     return env.mode == "forge" and env.compute.provisioning == "spot"
 
@@ -151,6 +163,8 @@ def under(path: str, root: str) -> bool:
 class BucketAccess:
     name: str
     read_only: bool
+    external: bool = False  # outside this account (storage.external_buckets): the head job and tasks read it
+    kms_key_arn: str | None = None  # the customer managed key it encrypts with (SSE-KMS)
 
 
 @dataclass(frozen=True)
@@ -176,21 +190,23 @@ class Resolved:
     head_queue: str
     compute_queue: str
     user_name: str  # the platform's IAM user's name
+    credentials_type: Literal["user", "role"]  # how the platform signs in (platform.credentials decides, else credentials.type)
     creates_user: bool  # towergen creates that user (credentials.type user and create_user)
     user_policy: str  # forge | launch
     scoped_environments: bool  # the forge policy manages exactly this environment's compute environments
+    trusted_principal_arn: str | None  # who may assume the platform's role (credentials.type role)
     roles: dict[str, str]  # role names by actor: head_job, compute_job, platform (role_names)
-    role_arns: dict[str, str] | None  # their ARNs, when account_id makes them known at render time
+    role_arns: dict[str, str] | None  # their ARNs (and the execution role's), when account_id makes them known
+    execution_role: str | None  # the Batch execution role of pipeline secrets (credentials.pipeline_secrets)
     aws_managed_policies: bool  # the platform's documented AWS managed read-only policies (launch)
 
     # storage
-    work_on_fsx: bool  # the work directory is on FSx (platform only)
     work_bucket: str | None  # None: the work directory is on FSx
     create_bucket: bool  # towergen creates the work bucket
     lifecycle_prefix: str | None  # the prefix the lifecycle rule covers (created buckets only)
     expire_days: int | None  # work files expire after this many days (None: never; 0 and null disable)
     abort_upload_days: int | None  # unfinished multipart uploads are aborted after this many days
-    buckets: tuple[BucketAccess, ...]  # the work bucket first, then the allowed ones
+    buckets: tuple[BucketAccess, ...]  # the work bucket first, then the allowed ones, then the external ones
     storage_encryption: bool  # the work bucket encrypts by default (towergen created it)
 
     # state and Terraform
@@ -205,10 +221,10 @@ class Resolved:
     scratch_path: str | None  # EBS autoscale's volume (process.scratch)
     fusion_cache_path: str | None
     cli_path: str | None  # the AWS CLI Nextflow mounts into task containers
+    ebs_kms_key_arn: str | None  # the customer managed key of the instances' volumes (forge mode)
     boot_steps: tuple[BootStep, ...]  # the user-data's steps, in order (forge mode; boot.py)
 
     # Nextflow and the platform
-    nextflow_work_dir: str | None  # plain Nextflow's workDir (S3); None: only the platform can run it
     nextflow_scratch: str | bool | None  # process.scratch: False with Fusion, the autoscaled volume, or unset
     task_volumes: tuple[str, ...]  # aws.batch.volumes
     max_spot_attempts: int | None
@@ -257,12 +273,16 @@ def _buckets(env: Environment) -> tuple[BucketAccess, ...]:
     seen: set[str] = set()
     bucket = work_bucket(env)
     if bucket:
-        buckets.append(BucketAccess(bucket, False))
+        buckets.append(BucketAccess(bucket, False, kms_key_arn=env.storage.kms_key_arn))
         seen.add(bucket)
     for item in env.storage.allowed_buckets:
         if item.name not in seen:
-            buckets.append(BucketAccess(item.name, item.access == "read"))
+            buckets.append(BucketAccess(item.name, item.access == "read", kms_key_arn=item.kms_key_arn))
             seen.add(item.name)
+    for external in env.storage.external_buckets:
+        if external.name not in seen:
+            buckets.append(BucketAccess(external.name, True, external=True, kms_key_arn=external.kms_key_arn))
+            seen.add(external.name)
     return tuple(buckets)
 
 
@@ -308,6 +328,8 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
     if env.account_id:
         partition = REGIONS[env.region]
         role_arns = {actor: f"arn:{partition}:iam::{env.account_id}:role/{name}" for actor, name in roles.items()}
+        if env.credentials.pipeline_secrets:
+            role_arns["execution"] = f"arn:{partition}:iam::{env.account_id}:role/{execution_role_name(env)}"
 
     if forge:
         head_queue, compute_queue = f"{env.name}-head", f"{env.name}-work"
@@ -318,6 +340,7 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
     cli_path = None if fusion else aws_cli_path(env)
     policy = user_policy(env)
     managed = env.credentials.aws_managed_policies
+    signs_in = credentials_type(env)
     return Resolved(
         env=env,
         source_name=source_name,
@@ -336,13 +359,15 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         head_queue=head_queue,
         compute_queue=compute_queue,
         user_name=iam_user_name(env),
-        creates_user=credentials_type(env) == "user" and env.credentials.create_user,
+        credentials_type=signs_in,
+        creates_user=signs_in == "user" and env.credentials.create_user,
         user_policy=policy,
         scoped_environments=forge and policy == "forge",
+        trusted_principal_arn=trusted_principal_arn(env),
         roles=roles,
         role_arns=role_arns,
+        execution_role=execution_role_name(env) if env.credentials.pipeline_secrets else None,
         aws_managed_policies=(managed if managed is not None else not forge) and policy == "launch",
-        work_on_fsx=work_on_fsx(env),
         work_bucket=bucket,
         create_bucket=create_bucket,
         lifecycle_prefix=lifecycle_prefix(env) if create_bucket else None,
@@ -359,8 +384,8 @@ def resolve(env: Environment, source_name: str = "") -> Resolved:
         scratch_path=scratch_path,
         fusion_cache_path=fusion_cache,
         cli_path=cli_path,
+        ebs_kms_key_arn=c.ebs_kms_key_arn if forge else None,
         boot_steps=boot_steps(env, scratch, cli_path=cli_path, fsx_create=fsx_create) if scratch is not None else (),
-        nextflow_work_dir=plain_nextflow_work_dir(env),
         nextflow_scratch=False if fusion else scratch_path,
         task_volumes=tuple(volumes),
         max_spot_attempts=SPOT_ATTEMPTS if spot else None,

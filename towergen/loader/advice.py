@@ -31,11 +31,10 @@ def check(r: Resolved, src: Source) -> list[Problem]:
         else:
             where = ("storage", "lifecycle", "prefix") if src.has("storage", "lifecycle", "prefix") else ("work_dir",)
             warn(where, f"the lifecycle rule covers the whole bucket {r.work_bucket}: every object in it is deleted after {lifecycle.expire_days} days, whatever wrote it (give work_dir a prefix, such as s3://{r.work_bucket}/work, to limit it to the work files)")
-    if r.work_on_fsx:
-        if r.nextflow_work_dir is None:
-            warn(("work_dir",), "an FSx work_dir works only through the platform: plain Nextflow's awsbatch executor needs an S3 work directory, and no read-write allowed bucket was given for nextflow.config to use (it says so in a comment)")
-        else:
-            warn(("work_dir",), f"an FSx work_dir works only through the platform: for plain Nextflow, nextflow.config puts the work files in {r.nextflow_work_dir}, in the first read-write allowed bucket, which has no lifecycle rule (list a scratch bucket first, or delete the work files yourself)")
+    if r.role_arns is None:
+        warn(("account_id",), "not set, so the job roles' ARNs are known only after terraform apply: platform-compute-env.json and nextflow.config are not written (without job roles, jobs would run as the instance role). After apply, `terraform output -raw platform_compute_env_json` and `terraform output -raw nextflow_config` give them complete; or set account_id to have them rendered")
+    if env.credentials.policy == "forge" and r.forge:
+        warn(("credentials", "policy"), "forge lets the platform update, disable and delete this environment's queues and compute environments, which Terraform owns; the platform file registers them as a manual environment, which the platform never manages, so these permissions go unused (launch, the default, runs pipelines)")
     if r.platform is not None and r.platform.unlabelled_tags:
         for key in r.platform.unlabelled_tags:
             warn(("tags", key), "not one of the platform's labels: label names and values are 2 to 39 letters and digits joined by single '-' or '_', so this tag stays on the AWS resources only (platform.labels chooses the labels instead)")

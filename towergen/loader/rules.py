@@ -20,7 +20,6 @@ from ..decide.resolved import (
     state_region,
     user_policy,
     work_bucket,
-    work_on_fsx,
 )
 from ..decide.resolved import under as _under
 from ..errors import Problem
@@ -59,19 +58,10 @@ def check(env: Environment, src: Source) -> list[Finding]:
     elif src.has("manual"):
         error("mode", ("manual",), "expected no manual section in mode: forge (set mode: manual to use existing queues), found one")
 
-    # --- work_dir, FSx and the bucket ----------------------------------------------------------
+    # --- the work bucket and FSx ---------------------------------------------------------------
     fsx = env.fsx
-    if work_on_fsx(env):
-        if fsx is None:
-            error("work_dir fsx", ("work_dir",), f"expected an s3:// work_dir, or an fsx section whose mount_path contains this path, found {describe(env.work_dir)} without fsx")
-        elif not _under(env.work_dir, fsx.mount_path):
-            error("work_dir fsx.mount_path", ("work_dir",), f"expected a path under fsx.mount_path ({fsx.mount_path}), found {describe(env.work_dir)}")
-        if src.has("storage", "create_bucket") and env.storage.create_bucket:
-            error("work_dir storage.create_bucket", ("storage", "create_bucket"), "expected no work bucket with an FSx work_dir (there is nothing to create), found create_bucket: true")
-        if src.has("storage", "lifecycle"):
-            error("work_dir storage.lifecycle", ("storage", "lifecycle"), "expected no lifecycle rule with an FSx work_dir (there is no work bucket), found one")
-    elif not env.storage.create_bucket and src.has("storage", "lifecycle"):
-        error("work_dir storage.create_bucket storage.lifecycle", ("storage", "lifecycle"), "expected no lifecycle rule on a bucket towergen does not create (create_bucket: false): it would replace the bucket's own rules; found one")
+    if not env.storage.create_bucket and src.has("storage", "lifecycle"):
+        error("storage.create_bucket storage.lifecycle", ("storage", "lifecycle"), "expected no lifecycle rule on a bucket towergen does not create (create_bucket: false): it would replace the bucket's own rules; found one")
 
     if fsx is not None:
         if env.mode == "manual":
@@ -99,6 +89,7 @@ def check(env: Environment, src: Source) -> list[Finding]:
 
     # --- lists without repeats (reported at the repeat) --------------------------------------------
     _no_repeats(src, error, ("storage", "allowed_buckets"), [b.name for b in env.storage.allowed_buckets])
+    _no_repeats(src, error, ("storage", "external_buckets"), [b.name for b in env.storage.external_buckets])
     if env.mode == "forge":
         c = env.compute
         _no_repeats(src, error, ("compute", "instance_types"), list(c.instance_types))
@@ -133,8 +124,6 @@ def check(env: Environment, src: Source) -> list[Finding]:
             error("mode compute.ebs_autoscale", ("compute", "ebs_autoscale", "initial_size_gib"), f"expected at most max_size_gib ({scaled.max_size_gib}), found {scaled.initial_size_gib}")
         if scaled.enabled and c.fusion and (_under(scaled.mount_path, FUSION_ROOT) or _under(FUSION_ROOT, scaled.mount_path)):
             error("mode compute.ebs_autoscale compute.fusion", ("compute", "ebs_autoscale", "mount_path"), f"expected a mount path apart from {FUSION_ROOT} (Fusion mounts buckets there), found {describe(scaled.mount_path)}")
-        if c.fusion and work_on_fsx(env):
-            error("mode compute.fusion work_dir", ("compute", "fusion"), "expected an s3:// work_dir with fusion: true (Fusion is a file system over S3), found an FSx work_dir")
 
     _check_credentials(env, src, error)
     _check_platform(env, src, error)
@@ -147,8 +136,15 @@ def _check_credentials(env: Environment, src: Source, error: Error) -> None:
     """The platform's credentials: a role needs its trust; a user's keys do not apply to a role."""
     cred = env.credentials
     if cred.type == "role":
-        if cred.role is None and env.platform is None:  # with platform: see _check_platform
-            error("credentials.type credentials.role", ("credentials",), "expected credentials.role (trusted_principal_arn, external_id) with type: role, found none", at=("credentials", "type"))
+        if cred.role is None:
+            if env.platform is None:  # with platform: see _check_platform
+                error("credentials.type credentials.role", ("credentials",), "expected credentials.role (trusted_principal or trusted_principal_arn, and external_id) with type: role, found none", at=("credentials", "type"))
+        elif cred.role.trusted_principal is None and cred.role.trusted_principal_arn is None:
+            error("credentials.role", ("credentials", "role"), "expected trusted_principal: seqera-cloud (Seqera Cloud) or trusted_principal_arn (your platform's principal), found neither")
+        elif cred.role.trusted_principal is not None and cred.role.trusted_principal_arn is not None:
+            error("credentials.role", ("credentials", "role", "trusted_principal_arn"), "expected either trusted_principal or trusted_principal_arn (the one principal that may assume the role), found both")
+        elif cred.role.trusted_principal == "seqera-cloud" and REGIONS[env.region] != "aws":
+            error("region credentials.role.trusted_principal", ("credentials", "role", "trusted_principal"), f"expected trusted_principal_arn in the {REGIONS[env.region]} partition (Seqera Cloud's role is in the aws partition, which cannot assume roles in region {env.region}), found seqera-cloud")
         for key in ("create_user", "user_name"):
             if src.has("credentials", key):
                 error("credentials.type", ("credentials", key), f"expected no {key} with type: role (the platform assumes a role; there is no user), found one")
@@ -164,9 +160,7 @@ def _check_platform(env: Environment, src: Source, error: Error) -> None:
     p = env.platform
     if p is None:
         return
-    if work_on_fsx(env):
-        error("work_dir platform", ("platform",), "expected an s3:// work_dir with platform: (the platform's Terraform provider registers only s3://BUCKET[/PREFIX] work directories), found an FSx work_dir: register this environment with tw compute-envs import platform-compute-env.json, or in the platform's web form")
-    elif env.work_dir.endswith("/"):
+    if env.work_dir.endswith("/"):
         error("work_dir platform", ("work_dir",), f"expected a work_dir without a trailing '/' with platform: (the platform's provider refuses one), found {describe(env.work_dir)}")
     cred = env.credentials
     if p.credentials == "role":
@@ -214,10 +208,25 @@ def _check_accounts(env: Environment, error: Error) -> None:
 
 
 def _check_storage(env: Environment, error: Error) -> None:
-    """What destroy may delete."""
+    """What destroy may delete; buckets outside the account; the keys that encrypt buckets and volumes."""
     storage = env.storage
     if storage.force_destroy and not (work_bucket(env) and storage.create_bucket):
         error("work_dir storage.create_bucket storage.force_destroy", ("storage", "force_destroy"), "expected force_destroy only on a work bucket towergen creates (it lets destroy delete its objects), found force_destroy: true")
+    own = {work_bucket(env), *(b.name for b in storage.allowed_buckets)}
+    for i, item in enumerate(storage.external_buckets):
+        if item.name in own:
+            error("work_dir storage.allowed_buckets storage.external_buckets", ("storage", "external_buckets", i), f"expected a bucket outside this account, read only, found {item.name}, which is the work bucket or in allowed_buckets (list it once: allowed_buckets with access: read for this account's buckets)")
+    if storage.kms_key_arn is not None:
+        if storage.create_bucket:
+            error("storage.create_bucket storage.kms_key_arn", ("storage", "kms_key_arn"), "expected kms_key_arn only with create_bucket: false (the key of an existing work bucket; the bucket towergen creates uses SSE-S3), found one")
+        elif _kms_region(storage.kms_key_arn) != env.region:
+            error("region storage.kms_key_arn", ("storage", "kms_key_arn"), f"expected a KMS key in {env.region} (a bucket encrypts with a key of its own region, and the work bucket is the environment's), found one in {_kms_region(storage.kms_key_arn)}")
+    if env.mode == "forge" and env.compute.ebs_kms_key_arn is not None and _kms_region(env.compute.ebs_kms_key_arn) != env.region:
+        error("mode region compute.ebs_kms_key_arn", ("compute", "ebs_kms_key_arn"), f"expected a KMS key in {env.region} (EBS volumes encrypt with a key of their own region), found one in {_kms_region(env.compute.ebs_kms_key_arn)}")
+
+
+def _kms_region(key_arn: str) -> str:
+    return key_arn.split(":")[3]
 
 
 def _check_instance_types(env: Environment, error: Error) -> None:

@@ -9,20 +9,33 @@ import json
 from ..decide.resolved import Resolved
 from ..errors import RenderError
 from ..paths import MODULES, modules_dir
+from .apply_time import job_role_arns
 from .escape import comment
 from .files import BACKEND_FILE, NEXTFLOW_CONFIG, PLATFORM_JSON, PLATFORM_TF, ROOT_TEMPLATES, USER_DATA_FILE
 from .hclfmt import HclFormatError, format_hcl
 from .platform import platform_tf_values
 from .templating import render_template
 from .userdata import user_data
-from .values import compute_values, platform_values
+from .values import complete_file_output, compute_values, nextflow_values, platform_values
 
 
 def render_environment(r: Resolved) -> dict[str, str]:
-    """The files of one environment's folder, by name."""
+    """The files of one environment's folder, by name. nextflow.config and the platform file are
+    written only when they can name the job roles (account_id); otherwise their complete text is
+    in Terraform's outputs, with the ARNs Terraform created."""
     v = compute_values(r)
     header = [comment(line) for line in r.header]
+    arns = job_role_arns(r)
+    nextflow = render_template("groovy", "nextflow.config.j2", **{**nextflow_values(r, arns), "header": header})
+    extra = render_template("groovy", "platform-nextflow.config.j2", **v.platform_nextflow) if v.platform_nextflow else None
+    fields = platform_values(r, extra, arns)
+    platform = json.dumps(fields, indent=2, ensure_ascii=False) + "\n"
     files: dict[str, str] = {}
+    if r.role_arns is None:
+        v.root["complete_files"] = {"platform": complete_file_output(platform), "nextflow": complete_file_output(nextflow)}
+    else:
+        files[NEXTFLOW_CONFIG] = nextflow
+        files[PLATFORM_JSON] = platform
     for name in ROOT_TEMPLATES:
         text = render_template("hcl", f"root/{name}.j2", **{**v.root, "header": header})
         try:
@@ -33,10 +46,6 @@ def render_environment(r: Resolved) -> dict[str, str]:
         files[USER_DATA_FILE] = user_data(r)
     if v.backend is not None:
         files[BACKEND_FILE] = format_hcl(render_template("hcl", f"root/{BACKEND_FILE}.j2", **{**v.backend, "header": header}))
-    files[NEXTFLOW_CONFIG] = render_template("groovy", "nextflow.config.j2", **{**v.nextflow, "header": header})
-    extra = render_template("groovy", "platform-nextflow.config.j2", **v.platform_nextflow) if v.platform_nextflow else None
-    fields = platform_values(r, extra)
-    files[PLATFORM_JSON] = json.dumps(fields, indent=2, ensure_ascii=False) + "\n"
     if r.platform is not None:
         # the same fields, registered by the seqera provider (renderer/platform.py)
         text = render_template("hcl", f"root/{PLATFORM_TF}.j2", **{**platform_tf_values(r, fields), "header": header})

@@ -28,6 +28,7 @@ __all__ = [
     "hcl_map",
     "hcl_ref",
     "hcl_string",
+    "hcl_string_with_refs",
     "hcl_unquote",
     "sh",
     "sh_tpl",
@@ -196,6 +197,18 @@ def hcl_ref(reference: str) -> Hcl:
     if not _REF_RE.match(reference):
         raise ValueError(f"not a plain Terraform reference: {reference!r}")
     return Hcl(reference)
+
+
+def hcl_string_with_refs(value: str, refs: Mapping[str, str]) -> Hcl:
+    """``value`` as a quoted HCL string in which each stand-in (a key of ``refs``, text that no
+    escaping changes) becomes an interpolation of a Terraform reference towergen wrote (its
+    value). Everything else is escaped as ``hcl_string`` does, so only these interpolate."""
+    literal = str(hcl_string(value))
+    for standin, reference in refs.items():
+        if hcl_string(standin) != f'"{standin}"':
+            raise ValueError(f"a stand-in must read the same escaped: {standin!r}")
+        literal = literal.replace(standin, "${" + hcl_ref(reference) + "}")
+    return Hcl(literal)
 
 
 # --- Terraform template files (templatefile): the grammar in one place ---------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from ..decide.platform import PROVIDER_SOURCE, PROVIDER_VERSION, PlatformPlan
 from ..decide.resolved import Resolved
 from ..errors import RenderError
+from .apply_time import REFERENCE_OF_STANDIN
 from .escape import Hcl, hcl, hcl_ident, hcl_list, hcl_map, hcl_ref
 
 # The locals platform.tf defines. main.tf reads the External ID (the platform role's trust), so an
@@ -50,22 +51,11 @@ CONFIG_ARGUMENTS = {
 # Fields of the import file that are no config argument: the provider sends the discriminator
 # itself, and labels are seqera_labels resources, attached by their ids (label_ids).
 NOT_CONFIG = ("discriminator", "labels")
-# Fields known only once Terraform has created the roles (no account_id in the file): the import
-# file leaves them out (outputs.tf's platform_compute_env_json adds them), the config reads them
-# from the module outputs that carry them, after the queues.
-APPLY_TIME = {"headJobRole": "module.iam.head_job_role_arn", "computeJobRole": "module.iam.compute_job_role_arn"}
-APPLY_TIME_AFTER = "computeQueue"
-
-
 def config_arguments(r: Resolved, fields: dict[str, Any]) -> list[tuple[Hcl, Hcl]]:
-    """seqera_aws_batch_ce's config, argument by argument, from the import file's ``fields``."""
-    known = dict(fields)
-    if r.role_arns is None:
-        position = list(known).index(APPLY_TIME_AFTER) + 1
-        items = list(known.items())
-        known = dict(items[:position] + [(k, hcl_ref(v)) for k, v in APPLY_TIME.items()] + items[position:])
+    """seqera_aws_batch_ce's config, argument by argument, from the import file's ``fields``
+    (without account_id: with the job roles' stand-ins, renderer/apply_time.py)."""
     out: list[tuple[Hcl, Hcl]] = []
-    for api, value in known.items():
+    for api, value in fields.items():
         if api in NOT_CONFIG:
             continue
         argument = CONFIG_ARGUMENTS.get(api)
@@ -76,6 +66,9 @@ def config_arguments(r: Resolved, fields: dict[str, Any]) -> list[tuple[Hcl, Hcl
 
 
 def _value(value: Any) -> Hcl:
+    if isinstance(value, str) and value in REFERENCE_OF_STANDIN:
+        # a job role's ARN, known only after apply (no account_id): the module output that has it
+        return hcl_ref(REFERENCE_OF_STANDIN[value])
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         return hcl_list([hcl_map(v, inline=True) for v in value], multiline=True)
     return hcl(value)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..decide.resolved import GUARD_BUCKET, GUARD_FILE_SYSTEM, UNSCHEDULABLE_JOB_TIMEOUT_SECONDS, Resolved
-from .escape import Hcl, comment, groovy, hcl, hcl_list, hcl_map, hcl_ref
+from ..decide.resolved import GUARD_BUCKET, GUARD_FILE_SYSTEM, UNSCHEDULABLE_JOB_TIMEOUT_SECONDS, BucketAccess, Resolved
+from .apply_time import REFERENCE_OF_STANDIN
+from .escape import Hcl, groovy, hcl, hcl_list, hcl_map, hcl_ref, hcl_string_with_refs
 from .files import USER_DATA_FILE
 from .platform import EXTERNAL_ID_LOCAL
 
@@ -45,7 +46,8 @@ def compute_values(r: Resolved) -> Values:
         "protect": guard_values(r),
         "manual": manual_values(r),
         # without account_id Terraform's outputs carry the files that name the job roles
-        "job_role_output": r.role_arns is None,
+        # (environment.py fills these in: complete_file_output)
+        "complete_files": None,
         **provider_values(r),
     }
     return Values(
@@ -63,7 +65,7 @@ def compute_values(r: Resolved) -> Values:
 def iam_values(r: Resolved) -> dict[str, Any]:
     cred = r.env.credentials
     platform_role = r.platform is not None and r.platform.role
-    buckets = [hcl_map({"name": b.name, "read_only": b.read_only}, inline=True) for b in r.buckets]
+    buckets = [hcl_map(_bucket(b), inline=True) for b in r.buckets]
     return {
         "create_user": hcl(r.env.credentials.create_user),
         "user_name": hcl(r.user_name),
@@ -78,27 +80,28 @@ def iam_values(r: Resolved) -> dict[str, Any]:
         # the platform and the head job submit to exactly this environment's queues
         "job_queue_names": hcl([r.head_queue, r.compute_queue]),
         "role_names": hcl_map(r.roles),
-        "credentials_type": hcl("role" if platform_role else cred.type),
-        "role": platform_role or cred.type == "role",
-        "external_id_from_platform": False,
-        **(_platform_role_trust(r) if platform_role else {
-            "trusted_principal_arn": hcl(cred.role.trusted_principal_arn) if cred.role else None,
-            "external_id": hcl(cred.role.external_id) if cred.role else None,
-        }),
+        "credentials_type": hcl(r.credentials_type),
+        "role": r.credentials_type == "role",
+        "trusted_principal_arn": hcl(r.trusted_principal_arn) if r.trusted_principal_arn else None,
+        # with platform:, the External ID the platform's credential generates (platform.tf's local)
+        "external_id_from_platform": platform_role,
+        "external_id": hcl_ref(f"local.{EXTERNAL_ID_LOCAL}") if platform_role
+        else hcl(cred.role.external_id) if cred.role else None,
         "ses_from_address": hcl(cred.ses_from_address) if cred.ses_from_address else None,
         "aws_managed_policies": hcl(r.aws_managed_policies),
+        "ebs_kms_key_arn": hcl(r.ebs_kms_key_arn) if r.ebs_kms_key_arn else None,
+        "pipeline_secrets": hcl(True) if r.execution_role else None,
     }
 
 
-def _platform_role_trust(r: Resolved) -> dict[str, Any]:
-    """The role the platform assumes when platform.tf registers the environment: trusting the
-    platform's principal with the External ID its credential generated (platform.tf's local)."""
-    assert r.platform is not None and r.platform.trusted_principal_arn is not None
-    return {
-        "trusted_principal_arn": hcl(r.platform.trusted_principal_arn),
-        "external_id": hcl_ref(f"local.{EXTERNAL_ID_LOCAL}"),
-        "external_id_from_platform": True,
-    }
+def _bucket(b: BucketAccess) -> dict[str, object]:
+    """One entry of the iam module's buckets: name and access, and only when set, external and the key."""
+    entry: dict[str, object] = {"name": b.name, "read_only": b.read_only}
+    if b.external:
+        entry["external"] = True
+    if b.kms_key_arn:
+        entry["kms_key_arn"] = b.kms_key_arn
+    return entry
 
 
 def storage_values(r: Resolved) -> dict[str, Any] | None:
@@ -158,6 +161,7 @@ def compute_env_values(r: Resolved) -> dict[str, Any] | None:
         "ami_id": hcl(c.ami_id),
         "boot_disk_gib": hcl(sp.boot_disk_gib),
         "boot_disk_throughput": hcl(sp.boot_disk_throughput) if sp.boot_disk_throughput else None,
+        "ebs_kms_key_arn": hcl(r.ebs_kms_key_arn) if r.ebs_kms_key_arn else None,
         "head_queue_name": hcl(r.head_queue),
         "work_queue_name": hcl(r.compute_queue),
         # towergen's own interpolation, not a YAML value: printed as it is
@@ -225,45 +229,38 @@ def backend_values(r: Resolved) -> dict[str, Any] | None:
 # --- nextflow.config and the platform's compute environment ----------------------------------------
 
 
-def _nextflow_notes(r: Resolved) -> list[str]:
-    env = r.env
-    if not r.work_on_fsx:
-        return []
-    assert env.fsx is not None
-    if r.nextflow_work_dir is None:
-        return [
-            f"workDir {env.work_dir} is on FSx: this config works only through the platform. Plain",
-            "Nextflow's awsbatch executor needs an S3 work directory: set workDir to one of yours.",
-        ]
-    return [
-        f"The platform runs this environment with workDir {env.work_dir} (on FSx). Plain Nextflow's",
-        "awsbatch executor needs an S3 work directory, so this file uses the first read-write",
-        f"allowed bucket; FSx stays mounted at {env.fsx.mount_path} in every task for data.",
-    ]
+def complete_file_output(text: str) -> Hcl:
+    """A file's text as a Terraform expression whose value is the complete file: one quoted line
+    per line (readable in outputs.tf), each job-role stand-in replaced by the role's ARN."""
+    lines = [hcl_string_with_refs(line, REFERENCE_OF_STANDIN) for line in text.split("\n")]
+    return Hcl('join("\\n", ' + hcl_list(lines, multiline=True) + ")")
 
 
-def nextflow_values(r: Resolved) -> dict[str, Any]:
+def nextflow_values(r: Resolved, role_arns: dict[str, str] | None = None) -> dict[str, Any]:
+    """nextflow.config's values; ``role_arns``: the job roles it names (default: r.role_arns)."""
+    arns = role_arns if role_arns is not None else r.role_arns
     scratch = r.nextflow_scratch
     return {
-        "notes": [comment(line) for line in _nextflow_notes(r)],
-        "work_dir": groovy(r.nextflow_work_dir or r.work_dir),
+        "work_dir": groovy(r.work_dir),
         "queue": groovy(r.compute_queue),
         "region": groovy(r.region),
         "scratch": groovy(scratch) if scratch is not None else None,
         "cli_path": groovy(r.cli_path) if r.cli_path else None,
         "volumes": groovy(list(r.task_volumes)) if r.task_volumes else None,
         "max_spot_attempts": groovy(r.max_spot_attempts) if r.max_spot_attempts else None,
-        "batch_block": bool(r.cli_path or r.task_volumes or r.max_spot_attempts or r.role_arns),
+        "batch_block": bool(r.cli_path or r.task_volumes or r.max_spot_attempts or arns),
         "storage_encryption": r.storage_encryption,
         "fusion": r.fusion,
-        "job_role": groovy(r.role_arns["compute_job"]) if r.role_arns else None,
-        "job_role_output": r.role_arns is None,
+        "job_role": groovy(arns["compute_job"]) if arns else None,
+        "mail_from": groovy(r.env.credentials.ses_from_address) if r.env.credentials.ses_from_address else None,
     }
 
 
-def platform_values(r: Resolved, nextflow_config: str | None) -> dict[str, Any]:
+def platform_values(r: Resolved, nextflow_config: str | None, role_arns: dict[str, str] | None = None) -> dict[str, Any]:
     """The compute environment in the platform's import format (tw compute-envs import);
-    ``nextflow_config``: the lines rendered from ``platform_nextflow``."""
+    ``nextflow_config``: the lines rendered from ``platform_nextflow``; ``role_arns``: the job
+    roles it names (default: r.role_arns)."""
+    arns = role_arns if role_arns is not None else r.role_arns
     platform: dict[str, Any] = {
         "discriminator": "aws-batch",
         "region": r.region,
@@ -271,9 +268,12 @@ def platform_values(r: Resolved, nextflow_config: str | None) -> dict[str, Any]:
         "headQueue": r.head_queue,
         "computeQueue": r.compute_queue,
     }
-    if r.role_arns:
-        platform["headJobRole"] = r.role_arns["head_job"]
-        platform["computeJobRole"] = r.role_arns["compute_job"]
+    if arns:
+        platform["headJobRole"] = arns["head_job"]
+        platform["computeJobRole"] = arns["compute_job"]
+        if "execution" in arns:
+            # pipeline secrets: tasks read the platform's tower-* secrets through this role
+            platform["executionRole"] = arns["execution"]
     if r.cli_path:
         platform["cliPath"] = r.cli_path
     platform.update(
@@ -302,5 +302,7 @@ def platform_nextflow_values(r: Resolved) -> dict[str, Any] | None:
         "max_spot_attempts": groovy(r.max_spot_attempts) if r.max_spot_attempts else None,
         # with Fusion the platform sets process.scratch itself
         "scratch": groovy(r.nextflow_scratch) if isinstance(r.nextflow_scratch, str) else None,
+        # the head job sends the notification mail through SES, from the one address it may use
+        "mail_from": groovy(r.env.credentials.ses_from_address) if r.env.credentials.ses_from_address else None,
     }
     return settings if any(v is not None for v in settings.values()) else None

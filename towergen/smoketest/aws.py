@@ -12,7 +12,7 @@ from ..decide.resolved import Resolved
 from ..renderer.escape import tftpl_render
 from ..renderer.files import USER_DATA_FILE
 from ..run.workspace import Workspace
-from .identities import check_identities, check_metadata_options, policy_document
+from .identities import check_identities, check_metadata_options, check_shutdown_behavior, policy_document
 from .report import Checks
 
 Client = Callable[[str], Any]
@@ -163,6 +163,7 @@ def check_created(r: Resolved, ws: Workspace, outputs: dict[str, Any], client: C
             expected = tftpl_render((ws.root / USER_DATA_FILE).read_text(encoding="utf-8"), variables)
             checks.expect("the launch template's user-data is the rendered user-data", user_data == expected)
             check_metadata_options(data.get("MetadataOptions") or {}, checks)
+            check_shutdown_behavior(data, checks)
             if variables:
                 checks.expect("the user-data mounts the new file system", variables["fsx_dns_name"] in user_data)
     assert ws.loaded is not None

@@ -2,8 +2,8 @@
 
 Checked through the AWS API after apply: each actor's role exists and trusts exactly whom it
 should, the instance role holds only what the ECS agent (and amazon-ebs-autoscale) need, the
-launch template keeps containers away from it (IMDSv2, hop limit 1), and the platform's compute
-environment names roles that exist. What the policies allow is proven separately, call by call,
+launch template requires IMDSv2 and terminates an instance that shuts itself down, and the
+platform's compute environment names roles that exist. What the policies allow is proven separately, call by call,
 by tests/test_iam.py.
 """
 
@@ -37,15 +37,13 @@ def policy_document(document: Any) -> Any:
 def _platform_trust(loaded: Loaded) -> tuple[str, str] | None:
     """Whom the platform role trusts, with which External ID (None: no platform role). With
     platform: the External ID is the emulator's stand-in for the one the platform generates."""
-    plan = loaded.resolved.platform
-    if plan is not None:
-        if plan.role and plan.trusted_principal_arn is not None:
-            return plan.trusted_principal_arn, EMULATOR_EXTERNAL_ID
+    principal = loaded.resolved.trusted_principal_arn
+    if principal is None:
         return None
-    cred = loaded.env.credentials
-    if cred.type == "role" and cred.role is not None:
-        return cred.role.trusted_principal_arn, cred.role.external_id
-    return None
+    if loaded.resolved.platform is not None:
+        return principal, EMULATOR_EXTERNAL_ID
+    role = loaded.env.credentials.role
+    return (principal, role.external_id) if role is not None else None
 
 
 def _statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -61,11 +59,23 @@ def _principals(doc: dict[str, Any], kind: str) -> list[str]:
     return sorted(out)
 
 
+def _actions(statement: dict[str, Any]) -> list[str]:
+    value = statement.get("Action", [])
+    return value if isinstance(value, list) else [value]
+
+
 def check_metadata_options(options: dict[str, Any], checks: Checks) -> None:
     """The launch template's instance metadata options (``MetadataOptions``, as EC2 describes
     them): IMDSv2 only, and the hop limit towergen sets."""
     checks.expect("the launch template requires IMDSv2 tokens", options.get("HttpTokens") == "required", options)
-    checks.expect("the launch template's metadata hop limit is 1 (containers cannot reach the instance role)", options.get("HttpPutResponseHopLimit") == 1, options)
+    checks.expect("the launch template's metadata hop limit is 1 (nothing on the instance needs more)", options.get("HttpPutResponseHopLimit") == 1, options)
+
+
+def check_shutdown_behavior(data: dict[str, Any], checks: Checks) -> None:
+    """An instance whose boot step failed shuts itself down: the launch template (``LaunchTemplateData``,
+    as EC2 describes it) must make that a termination, not a stop."""
+    behavior = data.get("InstanceInitiatedShutdownBehavior")
+    checks.expect("the launch template terminates an instance that shuts itself down (a failed boot step)", behavior == "terminate", behavior)
 
 
 def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], checks: Checks,
@@ -88,7 +98,7 @@ def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], c
         doc = policy_document(iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"])
         return doc if isinstance(doc, dict) else {}
 
-    for role in (names["head_job"], names["compute_job"]):
+    for role in (names["head_job"], names["compute_job"], *([r.execution_role] if r.execution_role else [])):
         if checks.expect(f"IAM role {role} exists", role in roles):
             doc = trust(role)
             checks.expect(f"{role} is trusted by ecs-tasks.amazonaws.com only", _principals(doc, "Service") == ["ecs-tasks.amazonaws.com"] and not _principals(doc, "AWS"), doc)
@@ -99,9 +109,13 @@ def check_identities(loaded: Loaded, root: Path, client: Callable[[str], Any], c
         role = names["platform"]
         if checks.expect(f"IAM role {role} exists", role in roles):
             doc = trust(role)
-            checks.expect(f"{role} is trusted by {principal} only", _principals(doc, "AWS") == [principal] and not _principals(doc, "Service"), doc)
-            ids = [((st.get("Condition") or {}).get("StringEquals") or {}).get("sts:ExternalId") for st in _statements(doc)]
+            checks.expect(f"{role} is trusted by {principal} only", set(_principals(doc, "AWS")) == {principal} and not _principals(doc, "Service"), doc)
+            # AssumeRole only with the External ID; the platform's other statement is TagSession
+            assume = [st for st in _statements(doc) if "sts:AssumeRole" in _actions(st)]
+            ids = [((st.get("Condition") or {}).get("StringEquals") or {}).get("sts:ExternalId") for st in assume]
             checks.expect(f"{role} requires the External ID", bool(ids) and all(i == external_id for i in ids), ids)
+            others = sorted({a for st in _statements(doc) if st not in assume for a in _actions(st)})
+            checks.expect(f"{role} lets the platform tag its session (sts:TagSession) and nothing else", others == ["sts:TagSession"], others)
         users = [u["UserName"] for u in iam.list_users()["Users"] if u["UserName"].startswith(f"{name}-")]
         checks.expect("no IAM user (and no access key) for role credentials", not users, users)
 

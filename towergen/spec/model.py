@@ -148,6 +148,19 @@ AbsPath = Annotated[
 ]
 
 
+# Why a work directory on FSx is refused, and what to do instead (issue 15). The platform file is
+# a manually registered environment, and the three ways to run on it all need S3: open-source
+# Nextflow's awsbatch executor refuses any other work directory (nf-amazon
+# AwsBatchExecutor.validateWorkDir), the head job's container does not mount the file system,
+# and tower-cli documents a manual environment's work directory as an S3 bucket.
+FSX_WORK_DIR_REFUSED = (
+    "an s3://BUCKET[/PREFIX] work directory: FSx cannot hold it (open-source Nextflow's awsbatch executor "
+    "refuses a work directory outside S3, the Nextflow head job's container does not mount FSx, and the "
+    "platform documents a manually registered environment's work directory as S3 only); keep work_dir in "
+    "S3 and mount the file system for data with fsx.mount_path, which every task sees"
+)
+
+
 def _check_work_dir(value: str) -> str:
     if value.startswith("s3://"):
         rest = value[len("s3://") :]
@@ -161,10 +174,8 @@ def _check_work_dir(value: str) -> str:
             )
         return value
     if value.startswith("/"):
-        if not re.fullmatch(PATH_RE + "/?", value) or _has_dot_segment(value):
-            raise expected("an absolute path of letters, digits, '.', '_' and '-' under fsx.mount_path (no '.' or '..' parts)")
-        return value
-    raise expected("s3://BUCKET[/PREFIX], or a path under fsx.mount_path")
+        raise expected(FSX_WORK_DIR_REFUSED)
+    raise expected("s3://BUCKET[/PREFIX]")
 
 
 WorkDir = Annotated[str, AfterValidator(_check_work_dir)]
@@ -303,6 +314,22 @@ def _bucket_name(value: Any) -> Any:
     return value
 
 
+# A customer managed KMS key that IAM policies name: its key ARN, never an alias (IAM authorises
+# the use of a key by its key ARN; an alias ARN in a policy's Resource matches no request).
+KmsKeyArnOnly = Annotated[
+    str,
+    _pattern(
+        r"arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})",
+        "a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab "
+        "(not an alias: IAM authorises a key by its key ARN)",
+    ),
+]
+KMS_BUCKET_KEY = (
+    "the customer managed KMS key the bucket encrypts with (SSE-KMS): readers may decrypt with it, writers may "
+    "also generate data keys, only through S3 and only for this bucket"
+)
+
+
 def _check_state_bucket(value: str) -> str:
     if value.startswith("s3://"):
         raise expected("a bucket, as BUCKET or s3://BUCKET without a path (the key says where the state goes)")
@@ -339,15 +366,27 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# Seqera Cloud's access role, the principal its role credentials assume roles with (seqeralabs/docs
+# platform-cloud/docs/compute-envs/aws-batch.mdx, "IAM role-based credential creation").
+SEQERA_CLOUD_PRINCIPAL = "arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole"
 IAM_PRINCIPAL_RE = r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(root|(user|role)(/[A-Za-z0-9+=,.@_-]+)+)"
 EXTERNAL_ID_RE = r"[A-Za-z0-9+=,.@:/_-]{2,1224}"
 EMAIL_RE = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 
 
 class PlatformRole(Section):
+    trusted_principal: Literal["seqera-cloud"] | None = Field(
+        None,
+        description="seqera-cloud: Seqera Cloud's documented access role may assume the role "
+        f"({SEQERA_CLOUD_PRINCIPAL}); or give trusted_principal_arn",
+    )
     trusted_principal_arn: Annotated[
         str, _pattern(IAM_PRINCIPAL_RE, "the ARN of an IAM principal such as arn:aws:iam::123456789012:role/NAME")
-    ] = Field(description="the platform's AWS principal allowed to assume the role (shown by the platform)")
+    ] | None = Field(
+        None,
+        description="any other platform's AWS principal allowed to assume the role (an Enterprise installation's; "
+        "shown by the platform); instead of trusted_principal",
+    )
     external_id: Annotated[
         str, _pattern(EXTERNAL_ID_RE, "an External ID of 2 to 1224 letters, digits and + = , . @ : / _ -")
     ] = Field(description="the External ID the platform generated for these credentials (not a secret)")
@@ -361,12 +400,20 @@ class Credentials(Section):
     )
     role: PlatformRole | None = Field(None, description="type: role only: who may assume the role, and the External ID")
     ses_from_address: Annotated[str, _pattern(EMAIL_RE, "an e-mail address such as tower@example.org")] | None = Field(
-        None, description="the platform may send mail only from this address (ses:FromAddress); absent: no SES"
+        None,
+        description="the Nextflow head job may send the pipeline's notification mail through SES only from this "
+        "address (ses:FromAddress; nextflow.config's mail.from); absent: no SES",
     )
     aws_managed_policies: bool | None = Field(
         None,
         description="launch policy: also attach the platform's documented AWS managed read-only policies "
         "(AmazonS3ReadOnlyAccess reads every bucket of the account). Default: true in manual mode",
+    )
+    pipeline_secrets: bool = Field(
+        False,
+        description="the platform's pipeline secrets: it may create, describe and delete tower-* secrets in "
+        "Secrets Manager, and tasks read them through a Batch execution role (NAME-execution, the platform's "
+        "executionRole) that may read only tower-* secrets",
     )
     create_user: bool = Field(True, description="create the IAM user the platform uses (false: policies only)")
     user_name: IamName = Field(
@@ -374,8 +421,9 @@ class Credentials(Section):
     )
     policy: Literal["forge", "launch"] | None = Field(
         None,
-        description="forge: the platform may also manage this environment's Batch resources; launch: it only "
-        "runs pipelines. Default: forge in forge mode, launch in manual mode",
+        description="launch (default): the platform runs pipelines on the queues; forge: it may also update, "
+        "disable and delete this environment's queues and compute environments (which Terraform owns; the "
+        "platform never manages the manual environment towergen registers, so render warns)",
     )
 
 
@@ -411,6 +459,7 @@ def _null_is_empty(value: Any) -> Any:
 class AllowedBucket(Section):
     bucket: S3BucketUrl = Field(description="s3://BUCKET (or the name alone)")
     access: Literal["read", "read-write"] = Field("read-write", description="read or read-write")
+    kms_key_arn: KmsKeyArnOnly | None = Field(None, description=KMS_BUCKET_KEY)
 
     @property
     def name(self) -> str:
@@ -421,6 +470,22 @@ class AllowedBucket(Section):
 
 AllowedBucketItem = Annotated[
     AllowedBucket, BeforeValidator(_bucket_shorthand, json_schema_input_type=str | AllowedBucket)
+]
+
+
+class ExternalBucket(Section):
+    bucket: S3BucketUrl = Field(description="s3://BUCKET, such as s3://ngi-igenomes")
+    kms_key_arn: KmsKeyArnOnly | None = Field(None, description=KMS_BUCKET_KEY + " (decrypt only); its key policy must allow this account")
+
+    @property
+    def name(self) -> str:
+        name = bucket_of(self.bucket)
+        assert name is not None  # the field is an s3:// URL
+        return name
+
+
+ExternalBucketItem = Annotated[
+    ExternalBucket, BeforeValidator(_bucket_shorthand, json_schema_input_type=str | ExternalBucket)
 ]
 
 
@@ -436,6 +501,17 @@ class Storage(Section):
     force_destroy: bool = Field(
         False,
         description="let terraform destroy delete every object in the work bucket (whatever compute.dispose says)",
+    )
+    external_buckets: Annotated[list[ExternalBucketItem], BeforeValidator(_null_is_empty_list)] = Field(
+        default_factory=list,
+        description="read-only buckets outside this account: public data such as s3://ngi-igenomes (iGenomes) or "
+        "another account's bucket shared with this one; the head job and the tasks may list and read them, "
+        "nothing else (the platform gets none). s3://BUCKET or {bucket, kms_key_arn}",
+    )
+    kms_key_arn: KmsKeyArnOnly | None = Field(
+        None,
+        description="create_bucket: false only: the customer managed KMS key the existing work bucket encrypts "
+        "with (SSE-KMS); towergen's own bucket uses SSE-S3",
     )
 
 
@@ -522,6 +598,13 @@ class Compute(Section):
         description="amazon-ebs-autoscale (legacy, opt-in; default: off); true/false also accepted",
     )
     fusion: bool = Field(False, description="Fusion v2 + Wave: buckets mounted at /fusion/s3/BUCKET")
+    ebs_kms_key_arn: KmsKeyArnOnly | None = Field(
+        None,
+        description="a customer managed KMS key for the instances' volumes (the boot disk; with ebs_autoscale, "
+        "the account's default EBS key, which amazon-ebs-autoscale encrypts with): the instance role gets what "
+        "creating and attaching a volume needs, through EC2 only; the key policy must let the service-linked "
+        "roles that launch instances use it",
+    )
     aws_cli: AwsCli | None = Field(
         None,
         description="a self-contained AWS CLI bundle to install instead of towergen's pinned AWS CLI v2 "
@@ -675,7 +758,7 @@ class Platform(Section):
     ] | None = Field(
         None,
         description="credentials role: the platform's AWS principal the role trusts; default: Seqera Cloud's "
-        "(arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole). Required with server_url",
+        f"({SEQERA_CLOUD_PRINCIPAL}). Required with server_url",
     )
     labels: dict[
         Annotated[str, AfterValidator(_check_label_name)], Annotated[str, AfterValidator(_check_label_value)]
@@ -713,7 +796,9 @@ class Environment(Section):
     version: Annotated[Literal[1], BeforeValidator(_whole_number)] = Field(description="format version: 1")
     name: EnvName = Field(description="prefixes every AWS resource name")
     region: Region = Field(description="an AWS region code")
-    work_dir: WorkDir = Field(description="s3://BUCKET[/PREFIX], or a path under fsx.mount_path")
+    work_dir: WorkDir = Field(
+        description="s3://BUCKET[/PREFIX], the pipelines' work directory in S3 (FSx is for data: fsx.mount_path)"
+    )
     mode: Literal["forge", "manual"] = Field("forge", description="forge: create everything; manual: existing queues")
     tags: Annotated[Tags, BeforeValidator(_null_is_empty)] = Field(default_factory=dict, description="added to every resource that takes tags")
     credentials: Annotated[Credentials, BeforeValidator(_null_is_empty)] = Field(default_factory=Credentials, description="the platform's IAM user")

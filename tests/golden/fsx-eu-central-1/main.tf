@@ -3,7 +3,7 @@
 
 locals {
   name     = "fsx-eu-central-1"
-  work_dir = "/fsx/work"
+  work_dir = "s3://popgen-eu-central-1-work/work"
   tags = {
     managed-by           = "towergen"
     towergen-environment = "fsx-eu-central-1"
@@ -29,11 +29,12 @@ module "iam" {
     platform    = "fsx-eu-central-1-platform"
   }
   credentials_type      = "role"
-  trusted_principal_arn = "arn:aws:iam::210987654321:role/tower-platform"
+  trusted_principal_arn = "arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole"
   external_id           = "tw-0a1b2c3d-external"
-  user_policy           = "forge"
+  user_policy           = "launch"
   aws_managed_policies  = false
   buckets = [
+    { name = "popgen-eu-central-1-work", read_only = false },
     { name = "cohort-inputs", read_only = false },
   ]
   create_compute_roles   = true
@@ -43,8 +44,18 @@ module "iam" {
 
   # the platform and the head job submit to exactly this environment's queues
   job_queue_names = ["fsx-eu-central-1-head", "fsx-eu-central-1-work"]
-  # the forge policy manages exactly this environment's compute environments
-  compute_environment_arns = module.compute.compute_environment_arns
+}
+
+module "storage" {
+  source = "../modules/storage"
+
+  bucket_name   = "popgen-eu-central-1-work"
+  create_bucket = true
+  force_destroy = false
+
+  expiration_days                        = 30
+  abort_incomplete_multipart_upload_days = 7
+  lifecycle_prefix                       = "work/"
 }
 
 module "fsx" {

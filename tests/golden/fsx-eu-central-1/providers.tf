@@ -3,6 +3,8 @@
 
 provider "aws" {
   region = "eu-central-1"
+  # Terraform stops before changing anything when the credentials belong to another account.
+  allowed_account_ids = ["123456789012"]
 
   default_tags {
     tags = local.tags

@@ -32,22 +32,22 @@ module "iam" {
   credentials_type     = "user"
   create_user          = true
   user_name            = "gpu-us-west-2-platform"
-  user_policy          = "forge"
+  user_policy          = "launch"
   aws_managed_policies = false
   buckets = [
     { name = "gpu-lab-work", read_only = false },
     { name = "gpu-lab-results", read_only = false },
-    { name = "ref-genomes", read_only = true },
+    { name = "ref-genomes", read_only = true, kms_key_arn = "arn:aws:kms:us-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b" },
+    { name = "imaging-partner-share", read_only = true, external = true, kms_key_arn = "arn:aws:kms:us-west-2:444455556666:key/1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d" },
   ]
   create_compute_roles   = true
   create_spot_fleet_role = false
-  ebs_autoscale          = true
+  ebs_autoscale          = false
+  ebs_kms_key_arn        = "arn:aws:kms:us-west-2:123456789012:key/9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
   fsx                    = false
 
   # the platform and the head job submit to exactly this environment's queues
   job_queue_names = ["gpu-us-west-2-head", "gpu-us-west-2-work"]
-  # the forge policy manages exactly this environment's compute environments
-  compute_environment_arns = module.compute.compute_environment_arns
 }
 
 module "storage" {
@@ -73,7 +73,8 @@ module "compute" {
   instance_types      = ["g5", "g6", "p4d.24xlarge"]
   gpu                 = true
   ami_id              = null
-  boot_disk_gib       = 100
+  boot_disk_gib       = 500
+  ebs_kms_key_arn     = "arn:aws:kms:us-west-2:123456789012:key/9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
   user_data           = templatefile("${path.module}/user-data.tftpl", {})
   head_queue_name     = "gpu-us-west-2-head"
   work_queue_name     = "gpu-us-west-2-work"

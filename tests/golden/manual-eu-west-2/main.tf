@@ -25,7 +25,7 @@ module "iam" {
   user_policy          = "launch"
   aws_managed_policies = true
   buckets = [
-    { name = "tower-bucket", read_only = false },
+    { name = "tower-bucket", read_only = false, kms_key_arn = "arn:aws:kms:eu-west-2:123456789012:key/5c4b3a29-1807-4f6e-9d5c-4b3a29180706" },
   ]
   create_compute_roles   = false
   create_spot_fleet_role = false

@@ -30,7 +30,7 @@ module "iam" {
   credentials_type     = "user"
   create_user          = true
   user_name            = "minimal-tower"
-  user_policy          = "forge"
+  user_policy          = "launch"
   aws_managed_policies = false
   buckets = [
     { name = "towergen-minimal-work", read_only = false },
@@ -42,8 +42,6 @@ module "iam" {
 
   # the platform and the head job submit to exactly this environment's queues
   job_queue_names = ["minimal-head", "minimal-work"]
-  # the forge policy manages exactly this environment's compute environments
-  compute_environment_arns = module.compute.compute_environment_arns
 }
 
 module "storage" {

@@ -72,17 +72,7 @@ output "compute_job_role_arn" {
   value       = module.iam.compute_job_role_arn
 }
 
-# No account_id in the environment file: the rendered files cannot name the job roles' ARNs.
-# These outputs are the complete files, with the ARNs Terraform created.
-output "platform_compute_env_json" {
-  description = "The platform's compute environment with the job roles (terraform output -raw platform_compute_env_json > ce.json; tw compute-envs import)."
-  value = jsonencode(merge(jsondecode(file("${path.module}/platform-compute-env.json")), {
-    headJobRole    = module.iam.head_job_role_arn
-    computeJobRole = module.iam.compute_job_role_arn
-  }))
-}
-
-output "nextflow_config" {
-  description = "nextflow.config with the tasks' job role (terraform output -raw nextflow_config > nextflow.config)."
-  value       = "${file("${path.module}/nextflow.config")}\naws.batch.jobRole = '${module.iam.compute_job_role_arn}'\n"
+output "execution_role_arn" {
+  description = "The Batch execution role tasks read pipeline secrets through (the platform's Batch execution role), or null."
+  value       = module.iam.execution_role_arn
 }

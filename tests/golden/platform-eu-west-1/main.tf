@@ -33,7 +33,7 @@ module "iam" {
   trusted_principal_arn = "arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole"
   # the External ID the platform generated for its credential (platform.tf)
   external_id          = local.platform_external_id
-  user_policy          = "forge"
+  user_policy          = "launch"
   aws_managed_policies = false
   buckets = [
     { name = "towergen-platform-work", read_only = false },
@@ -45,8 +45,6 @@ module "iam" {
 
   # the platform and the head job submit to exactly this environment's queues
   job_queue_names = ["platform-eu-west-1-head", "platform-eu-west-1-work"]
-  # the forge policy manages exactly this environment's compute environments
-  compute_environment_arns = module.compute.compute_environment_arns
 }
 
 module "storage" {

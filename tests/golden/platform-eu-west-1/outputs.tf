@@ -71,3 +71,8 @@ output "compute_job_role_arn" {
   description = "The tasks' role (the platform's Compute Job role, Nextflow's aws.batch.jobRole)."
   value       = module.iam.compute_job_role_arn
 }
+
+output "execution_role_arn" {
+  description = "The Batch execution role tasks read pipeline secrets through (the platform's Batch execution role), or null."
+  value       = module.iam.execution_role_arn
+}

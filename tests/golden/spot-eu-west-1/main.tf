@@ -32,12 +32,14 @@ module "iam" {
   credentials_type     = "user"
   create_user          = true
   user_name            = "spot-eu-west-1-tower"
-  user_policy          = "forge"
+  user_policy          = "launch"
   aws_managed_policies = false
   ses_from_address     = "tower@genomics.example.org"
+  pipeline_secrets     = true
   buckets = [
     { name = "unique-tower-bucket", read_only = false },
     { name = "imputation-gp2", read_only = false },
+    { name = "ngi-igenomes", read_only = true, external = true },
   ]
   create_compute_roles   = true
   create_spot_fleet_role = true
@@ -46,8 +48,6 @@ module "iam" {
 
   # the platform and the head job submit to exactly this environment's queues
   job_queue_names = ["spot-eu-west-1-head", "spot-eu-west-1-work"]
-  # the forge policy manages exactly this environment's compute environments
-  compute_environment_arns = module.compute.compute_environment_arns
 }
 
 module "storage" {

@@ -46,8 +46,13 @@ MOUNT_POINTS = ("/dev/disk", "/scratch", "/var/lib/towergen", "/etc/sysctl.d", "
 
 @pytest.fixture(scope="module")
 def scripts(tmp_path_factory) -> dict[tuple[str, str], str]:
-    out = tmp_path_factory.mktemp("rehearsal") / "infra"
-    towergen.render(EXAMPLES, out)
+    tmp = tmp_path_factory.mktemp("rehearsal")
+    out = tmp / "infra"
+    # the legacy EBS autoscale scratch: no shipped example uses it (it warns), so one file here does
+    autoscale = tmp / "ebs-autoscale.yaml"
+    autoscale.write_text("version: 1\nname: ebs-autoscale\nregion: eu-west-1\nwork_dir: s3://ebs-autoscale-boot/work\n"
+                         "compute:\n  ebs_autoscale: {mount_path: /scratch, initial_size_gib: 500, max_size_gib: 4000}\n")
+    towergen.render([*EXAMPLES, autoscale], out)
     found = {}
     for path in out.glob("*/user-data.tftpl"):
         for filename, _, script in parts(user_data(path.read_text(), SAMPLE_FSX)):
@@ -241,7 +246,7 @@ def function_text(script: str, name: str) -> str:
 
 
 def test_imds_helper_speaks_imdsv2(scripts, sandbox_ready, tmp_path):
-    step = scripts[("gpu-us-west-2", "20-ebs-autoscale.sh")]
+    step = scripts[("ebs-autoscale", "20-ebs-autoscale.sh")]
     server = tmp_path / "imds.py"
     server.write_text(IMDS_SERVER)
     setup = f"""

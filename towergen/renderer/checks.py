@@ -25,12 +25,19 @@ _LOADED_CACHE = False
 CACHE_LIMIT = 200_000  # bodies remembered on disk (32-byte lines); the file starts over beyond
 
 
-def _cache_file() -> Path | None:
+@functools.cache
+def _hcl2_release() -> str | None:
     try:
         from importlib.metadata import version
 
-        release = version("python-hcl2")
+        return version("python-hcl2")
     except Exception:  # pragma: no cover - an installation without metadata
+        return None
+
+
+def _cache_file() -> Path | None:
+    release = _hcl2_release()
+    if release is None:
         return None
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "towergen" / f"hcl-parsed-{release}.txt"

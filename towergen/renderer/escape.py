@@ -54,6 +54,11 @@ class Groovy(str):
 _HCL_SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def _plain_ascii(value: str, specials: str) -> bool:
+    """Printable ASCII (space to ``~``) without any of ``specials``: a literal needs no escape."""
+    return value.isascii() and value.isprintable() and not any(ch in value for ch in specials)
+
+
 def _is_control(ch: str) -> bool:
     o = ord(ch)
     return o < 0x20 or 0x7F <= o <= 0x9F or ch in "\u2028\u2029"
@@ -70,6 +75,8 @@ def hcl_string(value: str) -> Hcl:
     """
     if not isinstance(value, str):
         raise TypeError(f"hcl_string needs a str, got {type(value).__name__}")
+    if _plain_ascii(value, '\\"') and "${" not in value and "%{" not in value:
+        return Hcl('"' + value + '"')  # the common case, with nothing to escape
     out: list[str] = []
     n = len(value)
     i = 0
@@ -302,6 +309,8 @@ def tpl_var(name: str) -> ShTpl:
 
 def groovy_string(value: str) -> Groovy:
     """A single-quoted Groovy string: no interpolation, only \\ and ' need escaping."""
+    if _plain_ascii(value, "\\'"):
+        return Groovy("'" + value + "'")
     out = []
     for ch in value:
         if ch == "\\":

@@ -17,6 +17,7 @@ Heredocs are not supported (towergen never prints one) and are rejected.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _OPEN = "{[("
@@ -32,6 +33,8 @@ def columns(text: str) -> int:
     modifiers and ZWJ sequences extend the cluster before them; prepended concatenation marks
     join the next character; regional indicators pair up; Hangul jamo join into syllables.
     """
+    if text.isascii():  # no ASCII character extends a cluster (CR LF never reaches a name)
+        return len(text)
     count = 0
     prev = ""
     regional = 0
@@ -125,8 +128,8 @@ def _scan(line: str) -> tuple[int, int | None, bool]:
     eq_pos: int | None = None
     net_at_eq = 0
     i = 0
-    n = len(line)
-    while i < n:
+    while (found := _SCAN_STOP.search(line, i)) is not None:
+        i = found.start()
         ch = line[i]
         if ch == '"':
             i = _skip_string(line, i)
@@ -148,11 +151,17 @@ def _scan(line: str) -> tuple[int, int | None, bool]:
     return net, eq_pos, False
 
 
+# The characters each scanner acts on; everything between them is skipped in one step.
+_SCAN_STOP = re.compile(r'["#/<{}\[\]()=]')
+_STRING_STOP = re.compile(r'[\\"$%]')
+_TEMPLATE_STOP = re.compile(r'["{}]')
+
+
 def _skip_string(line: str, start: int) -> int:
     """Index just past the string literal starting at ``start`` (handles ``${ ... }`` nesting)."""
     i = start + 1
-    n = len(line)
-    while i < n:
+    while (found := _STRING_STOP.search(line, i)) is not None:
+        i = found.start()
         ch = line[i]
         if ch == "\\":
             i += 2
@@ -171,15 +180,15 @@ def _skip_string(line: str, start: int) -> int:
 
 def _skip_template(line: str, i: int) -> int:
     depth = 1
-    n = len(line)
-    while i < n:
+    while (found := _TEMPLATE_STOP.search(line, i)) is not None:
+        i = found.start()
         ch = line[i]
         if ch == '"':
             i = _skip_string(line, i)
             continue
         if ch == "{":
             depth += 1
-        elif ch == "}":
+        else:
             depth -= 1
             if depth == 0:
                 return i + 1
@@ -189,6 +198,8 @@ def _skip_template(line: str, i: int) -> int:
 
 def _collapse_spaces(line: str) -> str:
     """Fold runs of blanks outside strings and comments to one space (template padding)."""
+    if "  " not in line and "\t" not in line:
+        return line
     out: list[str] = []
     i, n = 0, len(line)
     while i < n:
@@ -236,8 +247,10 @@ def format_hcl(text: str) -> str:
             continue
         net, eq_pos, is_comment = _scan(raw)
         if not is_comment:
-            raw = _collapse_spaces(raw)
-            net, eq_pos, is_comment = _scan(raw)
+            collapsed = _collapse_spaces(raw)
+            if collapsed != raw:
+                raw = collapsed
+                net, eq_pos, is_comment = _scan(raw)
         if net > 0:
             level = len(indents)
             indents.append(net)

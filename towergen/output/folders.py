@@ -10,7 +10,7 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ..errors import OutputError
 
@@ -37,10 +37,11 @@ def os_errors(what: str, path: Path | str, after: str = "nothing in the output f
 
 
 def parts(rel: str) -> tuple[str, ...]:
-    parts = PurePosixPath(rel).parts
-    if not parts or PurePosixPath(rel).is_absolute() or any(p in ("", ".", "..") or "\\" in p for p in parts):
+    """The names of ``rel``, a plain relative path ("a/b", never "", "/a", "a//b", "./a", "../a", "a\\b")."""
+    names = tuple(rel.split("/"))
+    if any(p in ("", ".", "..") or "\\" in p for p in names):
         raise OutputError(f"refusing to write {rel!r}: not a plain path inside the output folder")
-    return parts
+    return names
 
 
 # --- the output folder and its handles -----------------------------------------------------------
@@ -66,6 +67,7 @@ class Tree:
         # whoever creates something, before creating it, so that a Ctrl-C at any instant finds it
         self.on_abort: list[Callable[[], None]] = []
         self._opened: list[int] = [root_fd] if root_fd is not None else []
+        self._shown: dict[str, Path] = {}
 
     def adopt_root(self, root_fd: int | None) -> None:
         """The output folder's handle, once it is open."""
@@ -82,7 +84,11 @@ class Tree:
         self._opened.clear()
 
     def display(self, rel: str) -> Path:
-        return self.root / rel if rel else self.root
+        """The path of ``rel`` as messages show it (made once per path: thousands per fleet)."""
+        shown = self._shown.get(rel)
+        if shown is None:
+            shown = self._shown[rel] = self.root / rel if rel else self.root
+        return shown
 
     def folder(self, rel: str) -> int | None:
         """The handle of folder ``rel``, or None when it (or a parent) does not exist."""

@@ -103,13 +103,15 @@ def _file_state(tree: Tree, rel: str) -> tuple[str, os.stat_result | None]:
     fd = tree.folder(folder)
     if fd is None:
         return "missing", None
-    shown = tree.display(rel)
     try:
         st = os.stat(name, dir_fd=fd, follow_symlinks=False)
     except FileNotFoundError:
         return "missing", None
     except OSError as exc:
-        raise OutputError(f"cannot read {shown}: {reason(exc)}; nothing was written") from None
+        raise OutputError(f"cannot read {tree.display(rel)}: {reason(exc)}; nothing was written") from None
+    if stat.S_ISREG(st.st_mode):
+        return "file", st
+    shown = tree.display(rel)
     if stat.S_ISLNK(st.st_mode):
         raise OutputError(f"refusing to write through the symbolic link {shown}")
     if stat.S_ISDIR(st.st_mode):
@@ -442,7 +444,8 @@ def _write_locked(tree: Tree, files: dict[str, str], owned: Ownership, update: M
     if update is not None:
         entries, orphans, warnings = _orphans(tree, update, files, old, prune, force)
         recorded: dict[str, tuple[str, ...]] = {rel: (sha256(text.encode("utf-8")),) for rel, text in files.items()}
-        kept_envs = {name for name in entries if name not in {env.name for env in update.envs}}
+        rendered = {env.name for env in update.envs}
+        kept_envs = {name for name in entries if name not in rendered}
         for rel, digests in ((old.files or {}).items() if old else ()):
             if rel.partition("/")[0] in kept_envs and rel not in recorded:
                 recorded[rel] = digests  # an environment not rendered this time keeps its record

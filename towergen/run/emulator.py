@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,19 @@ def assumes_role(root: Path) -> bool:
     )
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def open_url(request: urllib.request.Request | str, timeout: float) -> Any:
+    """``urlopen`` with the proxy settings of this moment. urllib's own ``urlopen`` builds one
+    opener per process and keeps the proxies of its first call: a run after one made with
+    ``HTTP_PROXY`` set would keep sending to that proxy. An emulator on loopback is never reached
+    through a proxy."""
+    url = request.full_url if isinstance(request, urllib.request.Request) else request
+    handlers = [urllib.request.ProxyHandler({})] if urllib.parse.urlsplit(url).hostname in LOOPBACK else []
+    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
+
+
 def emulator_account(endpoint: str) -> str:
     """The account id the emulator gives the fake credentials (moto: 123456789012, LocalStack:
     000000000000), from its STS GetCallerIdentity."""
@@ -142,7 +156,7 @@ def emulator_account(endpoint: str) -> str:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with open_url(request, timeout=10) as response:
             body = response.read().decode("utf-8")
     except (OSError, ValueError) as exc:
         raise EmulatorError(f"the emulator at {endpoint} did not answer STS GetCallerIdentity: {exc}") from exc
@@ -203,7 +217,7 @@ class MotoServer:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(request, timeout=10):
+                with open_url(request, timeout=10):
                     pass
                 return self
             except OSError as exc:

@@ -52,11 +52,12 @@ def services_needed(r: Resolved | None, command: str) -> list[str]:
 def check_localstack(endpoint: str, services: list[str]) -> None:
     """Stop, with an explanation, when LocalStack does not provide a service the run needs."""
     import urllib.error
-    import urllib.request
+
+    from ..emulator import open_url
 
     url = f"{endpoint}/_localstack/health"
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with open_url(url, timeout=5) as response:
             health = json.loads(response.read().decode("utf-8") or "{}")
     except urllib.error.HTTPError as exc:
         if exc.code == 404:

@@ -100,10 +100,33 @@ def make_manual_prerequisites(endpoint: str, env) -> None:
         )
 
 
+# The slow tiers' longest tests, in wall-clock seconds measured here (2 cores, six workers; most of
+# it the AWS provider's fixed waits against the emulator). Only the order of a run depends on them.
+LONG_TESTS = {
+    "test_changes_to_a_live_environment_replace_create_first[types-strategy-ami]": 294,
+    "test_changes_to_a_live_environment_replace_create_first[template-subnets]": 207,
+    "test_smoke_seed_spot_example_through_the_cli": 184,
+    "test_the_example_copied_alone_works_as_its_readme_says": 181,
+    "test_a_batch_service_role_outlives_its_compute_environments": 162,
+    "test_smoke_fsx_example": 157,
+    "test_smoke_dispose_false_refuses_destroy": 154,
+    "test_the_aws_part_applies_alone_and_its_outputs_are_what_the_platform_is_given": 86,
+    "test_every_example_plans_on_the_emulator_without_a_warning": 53,
+    "test_aws_target_asks_then_applies_and_destroys_exactly_the_plan_it_showed": 50,
+}
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected: the pairs are made of what runs
 def pytest_collection_modifyitems(config, items):
-    """Start the slow emulator tests first; with --dist worksteal (pyproject.toml) idle workers
-    take them over, so that they run side by side instead of queueing behind each other."""
-    items.sort(key=lambda item: 0 if item.get_closest_marker("emulator") else 1)
+    """Longest first, so that the long tests run side by side instead of queueing behind each
+    other. .ci/run's slow tiers use ``--dist load --maxschedchunk 1``: pytest-xdist gives each of
+    the W workers two consecutive tests, then one test at a time as workers free up; so the first
+    2W places pair each of the W longest tests with one of the shortest."""
+    items.sort(key=lambda item: -LONG_TESTS.get(item.name, 0))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers and any(item.name in LONG_TESTS for item in items) and len(items) >= 2 * workers:
+        longest, shortest, rest = items[:workers], items[len(items) - workers:], items[workers:len(items) - workers]
+        items[:] = [item for pair in zip(longest, shortest, strict=True) for item in pair] + rest
 
 
 # --- running an environment as the library API does, with a handle on each step ------------------

@@ -3,7 +3,7 @@ state bucket and the gitops bootstrap root, which towergen ships but never rende
 warning: no lifecycle rule without a filter (hashicorp/aws #41725), no deprecated argument.
 
 Terraform and hashicorp/aws 5.100 run for real; the plans read the embedded moto server (plan
-only, nothing is applied: about a minute in all). Two roots written to warn show that the check
+only, nothing is applied: about a minute in all), and show that every example plans there. Two roots written to warn show that the check
 sees warnings when there are some. hashicorp/aws 6.x is not run here (not downloadable); what it
 deprecates that towergen could meet is checked by tests/contracts (KNOWN_CHANGES).
 """
@@ -19,7 +19,7 @@ import pytest
 
 import towergen
 from conftest import EXAMPLES, ROOT, copy_tree, make_manual_prerequisites
-from towergen.run.emulator import MotoServer, write_override
+from towergen.run.emulator import OVERRIDE_FILE, MotoServer, write_override
 
 pytestmark = pytest.mark.terraform
 
@@ -72,13 +72,21 @@ def test_validate_prints_no_warning(terraform, rendered_examples_aws, tmp_path):
         assert warnings(output) == [], f"{folder}:\n{output}"
 
 
-def test_plan_of_every_example_prints_no_warning(terraform, rendered_examples_aws, tmp_path, moto):
-    infra = copy_tree(rendered_examples_aws, tmp_path / "infra")  # platform.tf left out
+def test_every_example_plans_on_the_emulator_without_a_warning(terraform, rendered_examples, rendered_examples_aws, tmp_path, moto):
+    """Every example plans against the embedded moto server through the generated override file
+    (exit code 2: resources to add), and the plan prints no warning."""
+    infra = copy_tree(rendered_examples_aws, tmp_path / "infra")  # platform.tf left out, as emulator runs do
+    # Manual mode reads existing queues and an existing bucket: make them first.
     make_manual_prerequisites(moto.endpoint, towergen.load(next(p for p in EXAMPLES if p.stem == "manual")).env)
-    for name in sorted(towergen.load(p).env.name for p in EXAMPLES):
-        output = plan(terraform, infra / name, moto.endpoint)
-        assert "Plan:" in output, f"{name}:\n{output[-3000:]}"
+    for name in sorted(towergen.load(p).env.name for p in EXAMPLES):  # not other tests' folders in the shared tree
+        root = infra / name
+        write_override(root, moto.endpoint)
+        terraform.run("init", "-input=false", "-no-color", cwd=root)
+        output = terraform.run("plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=plan.bin", cwd=root, ok_codes=(2,)).stdout
+        assert "Plan:" in output and " to add" in output, f"{name}:\n{output[-3000:]}"
         assert warnings(output) == [], f"{name}:\n{output}"
+        assert (root / OVERRIDE_FILE).exists()
+    assert not (rendered_examples / "spot-eu-west-1" / OVERRIDE_FILE).exists(), "the rendered tree is untouched"
 
 
 def test_plan_of_the_state_bucket_and_bootstrap_prints_no_warning(terraform, tmp_path, moto):

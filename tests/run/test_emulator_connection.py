@@ -1,14 +1,22 @@
-"""towergen.run.emulator: how the emulator is reached."""
+"""towergen.run.emulator: how the emulator is reached (the provider override, towergen's own calls).
+Every example planning through the override: tests/e2e/test_provider_warnings.py."""
 
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 import urllib.request
 
 import pytest
 
-from towergen.run.emulator import open_url
+from towergen.run.emulator import open_url, override_hcl
+
+
+def test_override_file_is_escaped_hcl():
+    text = override_hcl('http://127.0.0.1:1/"${x}')
+    assert 'batch = "http://127.0.0.1:1/\\"$${x}"' in text
+    assert re.search(r"s3_use_path_style +=  *true", text)
 
 
 class _Answer(http.server.BaseHTTPRequestHandler):

@@ -100,7 +100,7 @@ def make_manual_prerequisites(endpoint: str, env) -> None:
         )
 
 
-# The slow tiers' longest tests, in wall-clock seconds measured here (2 cores, six workers; most of
+# The slow tiers' longest tests, in wall-clock seconds measured here (2 cores, four to six workers; most of
 # it the AWS provider's fixed waits against the emulator). Only the order of a run depends on them.
 LONG_TESTS = {
     "test_changes_to_a_live_environment_replace_create_first[types-strategy-ami]": 294,

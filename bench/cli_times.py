@@ -16,7 +16,8 @@ and, without a target, the same ``one`` and ``fleet`` on a machine where towerge
   one-cold, fleet-cold   with an empty cache folder (XDG_CACHE_HOME), so that every rendered
                          file is parsed back by python-hcl2 (loading its parser costs ~0.15 s)
 
-The 1,000 files are examples/*.yaml under distinct names and buckets (``render_fleet.fleet``).
+The 1,000 files are examples/*.yaml under distinct names and buckets (``render_fleet.fleet``), the
+examples of the revision measured (an older towergen refuses keys added since).
 Targets (issue 13): one under 0.25 s, fleet under 2.5 s, check under 2 s. towergen runs as an
 installed package does: with its bytecode written (``PYTHONDONTWRITEBYTECODE`` is dropped, and
 each revision runs once before it is timed). The figures depend on the machine and its load: the
@@ -50,19 +51,24 @@ def _timed(argv: list[str], env: dict[str, str], repeat: int, before=None) -> fl
         if before is not None:
             before()
         started = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True)
+        done = subprocess.run(argv, env=env, cwd=env["BENCH_CWD"], capture_output=True, text=True)
         times.append(time.perf_counter() - started)
         if done.returncode not in (0,):
             raise SystemExit(f"{' '.join(argv[:4])} ... exited {done.returncode}:\n{done.stderr[-2000:]}")
     return statistics.median(times)
 
 
-def measure(source: Path, tmp: Path, files: list[Path], repeat: int) -> dict[str, float]:
+def measure(source: Path, tmp: Path, n: int, repeat: int) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(PYTHONPATH=str(source), XDG_CACHE_HOME=str(tmp / "cache"))
+    # run from a folder of its own: `python -m` puts the current folder first on sys.path, and from
+    # the repository that would be the working tree's towergen whatever PYTHONPATH says
+    tmp.mkdir(parents=True, exist_ok=True)
+    env.update(PYTHONPATH=str(source), XDG_CACHE_HOME=str(tmp / "cache"), BENCH_CWD=str(tmp))
     cli = [sys.executable, "-m", "towergen", "render"]
     out = tmp / "out"
-    one_argv = [*cli, str(ROOT / "examples" / "spot.yaml"), "-o", str(out), "-q"]
+    # each towergen renders the examples of its own revision (an older one refuses newer keys)
+    files = fleet(tmp / "envs", n, source / "examples")
+    one_argv = [*cli, str(source / "examples" / "spot.yaml"), "-o", str(out), "-q"]
     many = [str(p) for p in files]
     fleet_argv = [*cli, *many, "-o", str(out), "-q"]
     colds = iter(range(1_000_000))
@@ -74,10 +80,15 @@ def measure(source: Path, tmp: Path, files: list[Path], repeat: int) -> dict[str
         empty()
         env["XDG_CACHE_HOME"] = str(tmp / f"cold-{next(colds)}")
 
-    subprocess.run(one_argv, env=env, check=True, capture_output=True)  # bytecode written, as installed
+    imported = subprocess.run([sys.executable, "-c", "import towergen; print(towergen.__file__)"], env=env, cwd=tmp,
+                              check=True, capture_output=True, text=True).stdout.strip()
+    if not Path(imported).resolve().is_relative_to(source.resolve()):
+        raise SystemExit(f"the towergen measured for {source} would be {imported}")
+    subprocess.run(one_argv, env=env, cwd=tmp, check=True, capture_output=True)  # bytecode written, as installed
     one = _timed(one_argv, env, repeat, empty)
+    empty()
+    subprocess.run(fleet_argv, env=env, cwd=tmp, check=True, capture_output=True)  # the cache knows the fleet
     fleet_s = _timed(fleet_argv, env, max(1, repeat // 2), empty)
-    subprocess.run(fleet_argv, env=env, check=True, capture_output=True)
     check = _timed([*cli, "--check", *many, "-o", str(out), "-q"], env, max(1, repeat // 2))
     one_cold = _timed(one_argv, env, repeat, cold)
     fleet_cold = _timed(fleet_argv, env, max(1, repeat // 2), cold)
@@ -93,7 +104,6 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; median of {args.repeat} runs (fleet: of {max(1, args.repeat // 2)})")
     with tempfile.TemporaryDirectory(prefix="towergen-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        files = fleet(tmp / "envs", args.n)
         rows = []
         for rev in args.revisions or [None]:
             if rev is None:
@@ -103,7 +113,7 @@ def main() -> None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(source), rev], check=True)
                 label = rev
             try:
-                rows.append((label, measure(source, tmp / f"run-{len(rows)}", files, args.repeat)))
+                rows.append((label, measure(source, tmp / f"run-{len(rows)}", args.n, args.repeat)))
             finally:
                 if rev is not None:
                     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(source)], check=False)

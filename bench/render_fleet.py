@@ -31,9 +31,9 @@ import towergen  # noqa: E402
 from towergen.loader.fleet import load_all  # noqa: E402
 
 
-def fleet(folder: Path, n: int) -> list[Path]:
+def fleet(folder: Path, n: int, examples_dir: Path = ROOT / "examples") -> list[Path]:
     """N environment files generated from the examples, with distinct names and buckets."""
-    examples = sorted((ROOT / "examples").glob("*.yaml"))
+    examples = sorted(examples_dir.glob("*.yaml"))
     texts = [p.read_text(encoding="utf-8") for p in examples]
     folder.mkdir(parents=True)
     paths = []

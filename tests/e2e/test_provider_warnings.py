@@ -3,8 +3,8 @@ state bucket and the gitops bootstrap root, which towergen ships but never rende
 warning: no lifecycle rule without a filter (hashicorp/aws #41725), no deprecated argument.
 
 Terraform and hashicorp/aws 5.100 run for real; the plans read the embedded moto server (plan
-only, nothing is applied: about a minute in all), and show that every example plans there. Two roots written to warn show that the check
-sees warnings when there are some. hashicorp/aws 6.x is not run here (not downloadable); what it
+only, nothing is applied: about a minute in all), and show that every example plans there. Two
+roots written to warn show that the check sees warnings when there are some. hashicorp/aws 6.x is not run here (not downloadable); what it
 deprecates that towergen could meet is checked by tests/contracts (KNOWN_CHANGES).
 """
 
@@ -43,10 +43,10 @@ def validate(terraform, root: Path) -> str:
     return result.stdout
 
 
-def plan(terraform, root: Path, endpoint: str, *args: str) -> str:
+def plan(terraform, root: Path, endpoint: str, *args: str, ok_codes=(0,)) -> str:
     write_override(root, endpoint)
     terraform.run("init", "-input=false", "-no-color", cwd=root)
-    result = terraform.run("plan", "-input=false", "-no-color", *args, cwd=root)
+    result = terraform.run("plan", "-input=false", "-no-color", *args, cwd=root, ok_codes=ok_codes)
     return result.stdout  # init's own notes (the plugin mirror's lock file) are not the provider's
 
 
@@ -80,9 +80,7 @@ def test_every_example_plans_on_the_emulator_without_a_warning(terraform, render
     make_manual_prerequisites(moto.endpoint, towergen.load(next(p for p in EXAMPLES if p.stem == "manual")).env)
     for name in sorted(towergen.load(p).env.name for p in EXAMPLES):  # not other tests' folders in the shared tree
         root = infra / name
-        write_override(root, moto.endpoint)
-        terraform.run("init", "-input=false", "-no-color", cwd=root)
-        output = terraform.run("plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=plan.bin", cwd=root, ok_codes=(2,)).stdout
+        output = plan(terraform, root, moto.endpoint, "-detailed-exitcode", "-out=plan.bin", ok_codes=(2,))
         assert "Plan:" in output and " to add" in output, f"{name}:\n{output[-3000:]}"
         assert warnings(output) == [], f"{name}:\n{output}"
         assert (root / OVERRIDE_FILE).exists()
